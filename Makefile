@@ -1,0 +1,111 @@
+# wskit: one non-recursive Makefile.
+#   make            build bin/ws-serve, bin/ws-watch, bin/ws-ping, bin/events-get
+#   make run        install what is missing, build, start ws-serve on :3000
+#   make test       install test needs, run every suite, print "N passed, N failed"
+#   make asan       the same programs with ASan/UBSan, in build/asan/bin
+#   make lint       clang-format and mandoc checks
+#   make install    PREFIX=/usr/local, DESTDIR honoured
+
+VERSION   = 0.1.0
+PREFIX   ?= /usr/local
+BINDIR   ?= $(PREFIX)/bin
+MANDIR   ?= $(PREFIX)/share/man
+DATADIR  ?= $(PREFIX)/share/wskit
+
+CC       ?= cc
+PKG_CONFIG ?= pkg-config
+PKGS      = libuv libssl libcrypto libcurl jansson
+# Debian ships no .pc file for these two.
+WSLAY_LIBS       ?= -lwslay
+HTTP_PARSER_LIBS ?= -lhttp_parser
+
+CFLAGS   ?= -O2 -g
+WARN      = -std=gnu11 -Wall -Wextra -Wmissing-prototypes -Wstrict-prototypes \
+            -Wshadow -Wvla -Wwrite-strings -Werror
+PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+ALL_CFLAGS = $(WARN) -MMD -MP -Ilib $(PKG_CFLAGS) \
+             -DWSK_VERSION='"$(VERSION)"' -DWSK_DATADIR='"$(DATADIR)"' $(CFLAGS)
+LIBS      = $(WSLAY_LIBS) $(HTTP_PARSER_LIBS) $(PKG_LIBS) -lm
+
+BUILD    ?= build
+BIN      ?= bin
+
+PROGS     = ws-serve ws-watch ws-ping events-get
+LIB_SRC   = $(sort $(wildcard lib/*.c))
+LIB_OBJ   = $(LIB_SRC:%.c=$(BUILD)/%.o)
+CMD_SRC   = $(PROGS:%=cmd/%.c)
+UNIT_SRC  = $(sort $(wildcard tests/unit/*.c))
+UNIT_BIN  = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+PROG_BIN  = $(addprefix $(BIN)/,$(notdir $(basename $(wildcard $(CMD_SRC)))))
+
+.PHONY: all run test unit asan lint install uninstall clean deps test-deps bench
+all: $(PROG_BIN)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/libwsk.a: $(LIB_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(BIN)/%: $(BUILD)/cmd/%.o $(BUILD)/libwsk.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/libwsk.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+unit: $(UNIT_BIN)
+
+deps:
+	@scripts/install-deps
+
+test-deps:
+	@scripts/install-deps --browser
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	$(BIN)/ws-serve --port $(or $(PORT),3000)
+
+# The sanitizer build lives in its own folder so it never mixes objects.
+ASAN_FLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+             -fno-sanitize-recover=all
+asan:
+	@$(MAKE) --no-print-directory BUILD=build/asan BIN=build/asan/bin \
+	    CFLAGS="$(ASAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined" \
+	    all unit
+
+test: test-deps
+	@$(MAKE) --no-print-directory all unit
+	@$(MAKE) --no-print-directory asan
+	@scripts/run-tests
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/bench
+
+lint:
+	clang-format --dry-run -Werror cmd/*.c lib/*.c lib/*.h tests/unit/*.c tests/unit/*.h
+	mandoc -Tlint -W warning man/*.[17]
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
+	    $(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(DATADIR)/web
+	install -m 755 $(PROG_BIN) $(DESTDIR)$(BINDIR)/
+	install -m 644 man/*.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 644 man/*.7 $(DESTDIR)$(MANDIR)/man7/
+	cp -R web/. $(DESTDIR)$(DATADIR)/web/
+
+uninstall:
+	rm -f $(PROGS:%=$(DESTDIR)$(BINDIR)/%) $(PROGS:%=$(DESTDIR)$(MANDIR)/man1/%.1) \
+	    $(DESTDIR)$(MANDIR)/man7/ws-protocol.7
+	rm -rf $(DESTDIR)$(DATADIR)
+
+clean:
+	rm -rf build bin
+
+-include $(LIB_OBJ:.o=.d) $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%.d) \
+         $(CMD_SRC:%.c=$(BUILD)/%.d)
