@@ -24,7 +24,7 @@ WARN      = -std=gnu11 -Wall -Wextra -Wmissing-prototypes -Wstrict-prototypes \
             -Wshadow -Wvla -Wwrite-strings -Werror
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
-ALL_CFLAGS = $(WARN) -MMD -MP -Ilib $(PKG_CFLAGS) \
+ALL_CFLAGS = $(WARN) -D_GNU_SOURCE -MMD -MP -Ilib $(PKG_CFLAGS) \
              -DWSK_VERSION='"$(VERSION)"' -DWSK_DATADIR='"$(DATADIR)"' $(CFLAGS)
 LIBS      = $(WSLAY_LIBS) $(HTTP_PARSER_LIBS) $(PKG_LIBS) -lm
 
@@ -39,6 +39,7 @@ UNIT_SRC  = $(sort $(wildcard tests/unit/*.c))
 UNIT_BIN  = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 PROG_BIN  = $(addprefix $(BIN)/,$(notdir $(basename $(wildcard $(CMD_SRC)))))
 
+.SECONDARY:
 .PHONY: all run test unit asan lint install uninstall clean deps test-deps bench
 all: $(PROG_BIN)
 

@@ -1,0 +1,1030 @@
+#include "server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <wslay/wslay.h>
+
+#include "buf.h"
+#include "events.h"
+#include "frame.h"
+#include "handshake.h"
+#include "history.h"
+#include "http.h"
+#include "proto.h"
+#include "routes.h"
+
+#define READ_BUF (64 * 1024)
+#define IOV_MAX_WRITE 64
+#define CTX_POOL 64
+#define CLOSE_WAIT_MS 2000
+/* A connection whose unsent bytes pass this stops reading requests until
+ * they drain, so pipelined requests cannot grow the queue without bound. */
+#define HTTP_OUT_HIGH (256 * 1024)
+
+enum conn_state { ST_HTTP, ST_WS, ST_CLOSING };
+
+struct conn {
+	uv_tcp_t tcp;
+	struct wsk_server *srv;
+	struct wsk_outq out;
+	uv_write_t wreq;
+	size_t wbytes; /* bytes in the uv_write in flight */
+	struct wsk_http *http;
+	wslay_event_context_ptr ws;
+	uv_timer_t *close_timer;
+	/* Bytes given to wslay and bytes of the frames it has finished: equal
+	 * means no partial frame sits inside the context. */
+	uint64_t fed, framed, cur_frame;
+	const uint8_t *in;
+	size_t inlen;
+	struct conn *prev, *next;     /* all connections */
+	struct conn *hprev, *hnext;   /* open WebSocket connections (the hub) */
+	struct conn *dirty_next;
+	uint8_t state;
+	uint8_t dirty, writing, frag, closing, close_sent, in_hub, paused;
+	uint8_t finishing; /* end after the queue is written (lingering close) */
+	uint8_t drop_out;  /* discard what wslay sends (see ctx_get) */
+	uint8_t opened;    /* the handshake completed: log the disconnect */
+};
+
+struct wsk_server {
+	uv_loop_t *loop;
+	struct wsk_server_opts opts;
+	uv_tcp_t listener;
+	uv_prepare_t flusher;
+	uv_timer_t shutdown_timer;
+	struct wsk_events events;
+	struct wsk_history history;
+	struct wsk_encoder *enc;
+	struct wsk_routes routes;
+	struct conn *conns, *hub, *dirty;
+	struct conn *cur; /* the connection wslay is working for */
+	wslay_event_context_ptr pool[CTX_POOL];
+	int npool;
+	long nclients, nconns;
+	int port;
+	int shutting_down, handles_open, final_close, in_recv;
+	void (*done)(void *);
+	void *done_arg;
+	char rbuf[READ_BUF];
+};
+
+static void conn_close(struct conn *c);
+static void conn_flush(struct conn *c);
+static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf);
+static void conn_ws_input(struct conn *c, const uint8_t *p, size_t len);
+
+/* ---- logging ---- */
+
+static void peer_name(const struct conn *c, char *buf, size_t len)
+{
+	struct sockaddr_storage ss;
+	int n = sizeof(ss);
+	char ip[INET6_ADDRSTRLEN] = "?";
+	int port = 0;
+
+	if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &n) == 0) {
+		if (ss.ss_family == AF_INET6) {
+			struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+
+			uv_ip6_name(a, ip, sizeof(ip));
+			port = ntohs(a->sin6_port);
+			snprintf(buf, len, "[%s]:%d", ip, port);
+			return;
+		}
+		uv_ip4_name((struct sockaddr_in *)&ss, ip, sizeof(ip));
+		port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	}
+	snprintf(buf, len, "%s:%d", ip, port);
+}
+
+static void slog(struct wsk_server *s, const struct conn *c,
+		 enum wsk_log_level level, const char *event, int code,
+		 const char *detail, int with_clients)
+{
+	struct wsk_log_rec rec = {level, event, NULL, -1, code, detail};
+	char peer[64];
+
+	if (!s->opts.log)
+		return;
+	if (c) {
+		peer_name(c, peer, sizeof(peer));
+		rec.peer = peer;
+	}
+	if (with_clients)
+		rec.clients = s->nclients;
+	s->opts.log(s->opts.log_arg, &rec);
+}
+
+/* ---- output ---- */
+
+static void mark_dirty(struct conn *c)
+{
+	if (c->dirty || c->closing)
+		return;
+	c->dirty = 1;
+	c->dirty_next = c->srv->dirty;
+	c->srv->dirty = c;
+}
+
+static void on_write(uv_write_t *req, int status)
+{
+	struct conn *c = req->data;
+
+	c->writing = 0;
+	if (c->closing)
+		return;
+	if (status < 0) {
+		conn_close(c);
+		return;
+	}
+	wsk_outq_consume(&c->out, c->wbytes);
+	c->wbytes = 0;
+	conn_flush(c);
+}
+
+static void maybe_resume_reading(struct conn *c);
+static void conn_linger(struct conn *c);
+static void arm_close_timer(struct conn *c);
+
+/* Writes what the queue holds: first with uv_try_write, which costs no
+ * allocation, then the rest with one uv_write that keeps the chunks
+ * referenced by the queue until it completes. */
+static void conn_flush(struct conn *c)
+{
+	uv_buf_t iov[IOV_MAX_WRITE];
+	unsigned n, i;
+	int r;
+
+	if (c->writing || c->closing)
+		return;
+	while (c->out.count) {
+		n = wsk_outq_iov(&c->out, 0, iov, IOV_MAX_WRITE);
+		r = uv_try_write((uv_stream_t *)&c->tcp, iov, n);
+		if (r == UV_EAGAIN || r == 0)
+			break;
+		if (r < 0) {
+			conn_close(c);
+			return;
+		}
+		wsk_outq_consume(&c->out, (size_t)r);
+	}
+	if (c->out.count) {
+		n = wsk_outq_iov(&c->out, 0, iov, IOV_MAX_WRITE);
+		c->wbytes = 0;
+		for (i = 0; i < n; i++)
+			c->wbytes += iov[i].len;
+		c->wreq.data = c;
+		r = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, iov, n,
+			     on_write);
+		if (r < 0) {
+			conn_close(c);
+			return;
+		}
+		c->writing = 1;
+		return;
+	}
+	maybe_resume_reading(c);
+	if (c->finishing)
+		conn_linger(c);
+}
+
+static void on_prepare(uv_prepare_t *h)
+{
+	struct wsk_server *s = h->data;
+	struct conn *c;
+
+	while ((c = s->dirty)) {
+		s->dirty = c->dirty_next;
+		c->dirty = 0;
+		conn_flush(c);
+	}
+}
+
+static void push(struct conn *c, struct wsk_chunk *ch)
+{
+	if (wsk_outq_push(&c->out, ch) < 0) {
+		conn_close(c);
+		return;
+	}
+	mark_dirty(c);
+}
+
+/* ---- connection lifetime ---- */
+
+static void hub_remove(struct conn *c)
+{
+	struct wsk_server *s = c->srv;
+
+	if (!c->in_hub)
+		return;
+	if (c->hprev)
+		c->hprev->hnext = c->hnext;
+	else
+		s->hub = c->hnext;
+	if (c->hnext)
+		c->hnext->hprev = c->hprev;
+	c->in_hub = 0;
+	s->nclients--;
+}
+
+static void ctx_put(struct wsk_server *s, wslay_event_context_ptr ctx)
+{
+	if (s->npool < CTX_POOL)
+		s->pool[s->npool++] = ctx;
+	else
+		wslay_event_context_free(ctx);
+}
+
+static void on_handle_closed(uv_handle_t *h);
+
+static void maybe_done(struct wsk_server *s)
+{
+	if (!s->shutting_down)
+		return;
+	if (s->nconns == 0 && !s->final_close) {
+		s->final_close = 1;
+		uv_close((uv_handle_t *)&s->flusher, on_handle_closed);
+		uv_close((uv_handle_t *)&s->shutdown_timer, on_handle_closed);
+	}
+	if (s->final_close && s->handles_open == 0 && s->done) {
+		void (*done)(void *) = s->done;
+
+		s->done = NULL;
+		done(s->done_arg);
+	}
+}
+
+static void on_conn_closed(uv_handle_t *h)
+{
+	struct conn *c = h->data;
+	struct wsk_server *s = c->srv;
+
+	wsk_outq_release(&c->out);
+	free(c->http);
+	free(c);
+	s->nconns--;
+	maybe_done(s);
+}
+
+static void on_timer_closed(uv_handle_t *h)
+{
+	free(h);
+}
+
+/* Closes the socket; the memory goes in the close callback. Safe to call
+ * from inside any of the connection's callbacks, and more than once. */
+static void conn_close(struct conn *c)
+{
+	struct wsk_server *s = c->srv;
+
+	if (c->closing)
+		return;
+	c->closing = 1;
+	hub_remove(c);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		s->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	if (c->ws) {
+		/* A context that saw a close or an error carries state: free it
+		 * rather than pool it. */
+		wslay_event_context_free(c->ws);
+		c->ws = NULL;
+	}
+	if (c->close_timer) {
+		uv_close((uv_handle_t *)c->close_timer, on_timer_closed);
+		c->close_timer = NULL;
+	}
+	if (c->opened)
+		slog(s, c, WSK_LOG_INFO, "disconnect", 0, NULL, 1);
+	uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
+}
+
+static void on_close_timeout(uv_timer_t *t)
+{
+	conn_close(t->data);
+}
+
+static void on_shutdown_done(uv_shutdown_t *req, int status)
+{
+	(void)status;
+	free(req);
+}
+
+/* The end of a connection: send FIN once everything is written, then read
+ * and discard until the peer closes too (or the close timer fires).
+ * Closing at once could make the kernel answer unread input with a reset
+ * that destroys our last response or close frame before the peer reads it. */
+static void conn_linger(struct conn *c)
+{
+	uv_shutdown_t *req;
+
+	if (c->out.count || c->writing || c->closing)
+		return;
+	if (c->finishing == 2)
+		return;
+	c->finishing = 2;
+	arm_close_timer(c);
+	if (c->closing)
+		return;
+	req = malloc(sizeof(*req));
+	if (!req || uv_shutdown(req, (uv_stream_t *)&c->tcp,
+				on_shutdown_done) < 0) {
+		free(req);
+		conn_close(c);
+		return;
+	}
+	if (c->paused) {
+		c->paused = 0;
+		uv_read_start((uv_stream_t *)&c->tcp, NULL, on_read);
+	}
+}
+
+/* Ends the connection after what is queued has been written. */
+static void conn_finish(struct conn *c)
+{
+	if (c->closing || c->finishing)
+		return;
+	c->finishing = 1;
+	hub_remove(c);
+	if (c->out.count)
+		mark_dirty(c);
+	else
+		conn_linger(c);
+}
+
+/* Starts the wait for the peer's close frame, bounded in time. */
+static void arm_close_timer(struct conn *c)
+{
+	if (c->close_timer)
+		return;
+	c->close_timer = malloc(sizeof(*c->close_timer));
+	if (!c->close_timer) {
+		conn_close(c);
+		return;
+	}
+	uv_timer_init(c->srv->loop, c->close_timer);
+	c->close_timer->data = c;
+	uv_timer_start(c->close_timer, on_close_timeout, CLOSE_WAIT_MS, 0);
+}
+
+/* Sends a close frame and waits for the peer's. With a live wslay context
+ * the context sends it, so that it knows; without one the frame is encoded
+ * here and a context made later is told (see ctx_get). */
+static void ws_close(struct conn *c, uint16_t code, const char *why)
+{
+	struct wsk_server *s = c->srv;
+	struct wsk_chunk *ch;
+
+	if (c->close_sent || c->closing)
+		return;
+	hub_remove(c);
+	if (c->ws) {
+		s->cur = c;
+		wslay_event_queue_close(c->ws, code, (const uint8_t *)why,
+					why ? strlen(why) : 0);
+		/* Inside wslay_event_recv the caller sends after it returns. */
+		if (!s->in_recv)
+			wslay_event_send(c->ws);
+		c->close_sent = 1;
+	} else {
+		ch = wsk_encode_close(s->enc, code, why);
+		if (!ch) {
+			conn_close(c);
+			return;
+		}
+		push(c, ch);
+		wsk_chunk_unref(ch);
+		c->close_sent = 1;
+	}
+	c->state = ST_CLOSING;
+	if (!c->closing)
+		arm_close_timer(c);
+}
+
+/* ---- wslay glue ---- */
+
+static ssize_t ws_recv_cb(wslay_event_context_ptr ctx, uint8_t *buf,
+			  size_t len, int flags, void *arg)
+{
+	struct conn *c = ((struct wsk_server *)arg)->cur;
+
+	(void)flags;
+	if (c->inlen == 0) {
+		wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+		return -1;
+	}
+	if (len > c->inlen)
+		len = c->inlen;
+	memcpy(buf, c->in, len);
+	c->in += len;
+	c->inlen -= len;
+	return (ssize_t)len;
+}
+
+static ssize_t ws_send_cb(wslay_event_context_ptr ctx, const uint8_t *data,
+			  size_t len, int flags, void *arg)
+{
+	struct conn *c = ((struct wsk_server *)arg)->cur;
+
+	(void)flags;
+	if (c->drop_out)
+		return (ssize_t)len;
+	if (wsk_outq_append(&c->out, data, len) < 0) {
+		wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
+		return -1;
+	}
+	mark_dirty(c);
+	return (ssize_t)len;
+}
+
+static void ws_frame_start(wslay_event_context_ptr ctx,
+			   const struct wslay_event_on_frame_recv_start_arg *a,
+			   void *arg)
+{
+	struct conn *c = ((struct wsk_server *)arg)->cur;
+	uint64_t hdr = 2 + 4; /* client frames are masked */
+
+	(void)ctx;
+	if (a->payload_length > 65535)
+		hdr += 8;
+	else if (a->payload_length > 125)
+		hdr += 2;
+	c->cur_frame = hdr + a->payload_length;
+	if (a->opcode == WSLAY_TEXT_FRAME || a->opcode == WSLAY_BINARY_FRAME)
+		c->frag = !a->fin;
+	else if (a->opcode == WSLAY_CONTINUATION_FRAME && a->fin)
+		c->frag = 0;
+}
+
+static void ws_frame_end(wslay_event_context_ptr ctx, void *arg)
+{
+	struct conn *c = ((struct wsk_server *)arg)->cur;
+
+	(void)ctx;
+	c->framed += c->cur_frame;
+	c->cur_frame = 0;
+}
+
+static void send_text(struct conn *c, const char *json, size_t len)
+{
+	struct wsk_chunk *ch = wsk_encode(c->srv->enc, WSLAY_TEXT_FRAME, json, len);
+
+	if (!ch) {
+		conn_close(c);
+		return;
+	}
+	push(c, ch);
+	wsk_chunk_unref(ch);
+}
+
+static void ws_msg(wslay_event_context_ptr ctx,
+		   const struct wslay_event_on_msg_recv_arg *a, void *arg)
+{
+	struct wsk_server *s = arg;
+	struct conn *c = s->cur;
+	char *reply;
+	size_t len;
+
+	(void)ctx;
+	if (c->state != ST_WS)
+		return;
+	if (a->opcode == WSLAY_TEXT_FRAME) {
+		reply = wsk_proto_reply((const char *)a->msg, a->msg_length,
+					wsk_now_ms(), &len);
+		if (!reply) {
+			conn_close(c);
+			return;
+		}
+		send_text(c, reply, len);
+		free(reply);
+	} else if (a->opcode == WSLAY_BINARY_FRAME) {
+		slog(s, c, WSK_LOG_WARN, "close", 1003, "binary message", 0);
+		ws_close(c, 1003, "binary messages are not accepted");
+	} else if (a->opcode == WSLAY_CONNECTION_CLOSE) {
+		/* wslay answers it; the connection ends once that is written. */
+		hub_remove(c);
+		c->state = ST_CLOSING;
+	}
+}
+
+static wslay_event_context_ptr ctx_get(struct conn *c)
+{
+	static const struct wslay_event_callbacks cbs = {
+		ws_recv_cb, ws_send_cb,	  NULL,	  ws_frame_start,
+		NULL,	    ws_frame_end, ws_msg,
+	};
+	struct wsk_server *s = c->srv;
+	wslay_event_context_ptr ctx;
+
+	if (s->npool) {
+		ctx = s->pool[--s->npool];
+	} else {
+		if (wslay_event_context_server_init(&ctx, &cbs, s) != 0)
+			return NULL;
+		wslay_event_config_set_max_recv_msg_length(ctx,
+							   s->opts.max_message);
+	}
+	if (c->close_sent) {
+		/* Our close went out already as an encoded frame: let the
+		 * context believe it sent it, and drop its copy. */
+		c->drop_out = 1;
+		s->cur = c;
+		wslay_event_queue_close(ctx, 1001, NULL, 0);
+		wslay_event_send(ctx);
+		c->drop_out = 0;
+	}
+	return ctx;
+}
+
+/* A context can go back to the pool when it holds nothing of this
+ * connection: no partial frame, no fragmented message, nothing queued to
+ * send, and no closing handshake under way. */
+static int ctx_idle(const struct conn *c)
+{
+	wslay_event_context_ptr ws = c->ws;
+
+	return c->fed == c->framed && !c->frag &&
+	       wslay_event_get_queued_msg_count(ws) == 0 &&
+	       !wslay_event_get_close_received(ws) &&
+	       !wslay_event_get_close_sent(ws) && wslay_event_want_read(ws);
+}
+
+static void conn_ws_input(struct conn *c, const uint8_t *p, size_t len)
+{
+	struct wsk_server *s = c->srv;
+	int r;
+
+	if (!c->ws) {
+		c->ws = ctx_get(c);
+		if (!c->ws) {
+			conn_close(c);
+			return;
+		}
+	}
+	s->cur = c;
+	c->in = p;
+	c->inlen = len;
+	c->fed += len;
+	s->in_recv = 1;
+	r = wslay_event_recv(c->ws);
+	s->in_recv = 0;
+	if (r == 0 && !c->closing)
+		r = wslay_event_send(c->ws);
+	if (c->closing)
+		return;
+	if (r != 0) {
+		conn_close(c);
+		return;
+	}
+	if (!wslay_event_want_read(c->ws)) {
+		uint16_t code = wslay_event_get_status_code_sent(c->ws);
+
+		if (c->state == ST_WS && code != 1000 && code != 1001)
+			slog(s, c, WSK_LOG_WARN, "close", code,
+			     code == 1002   ? "protocol error"
+			     : code == 1007 ? "invalid UTF-8"
+			     : code == 1009 ? "message too big"
+					    : NULL,
+			     0);
+		/* wslay stops reading after a close it received or an error it
+		 * answered with a close: nothing more will be said. */
+		c->state = ST_CLOSING;
+		c->close_sent = 1;
+		conn_finish(c);
+		return;
+	}
+	if (ctx_idle(c)) {
+		ctx_put(s, c->ws);
+		c->ws = NULL;
+		c->fed = c->framed = 0;
+	}
+}
+
+/* ---- HTTP phase ---- */
+
+static void reject(struct conn *c, int status, const char *why)
+{
+	const char *extra = status == 426 ? "Sec-WebSocket-Version: 13\r\n" : NULL;
+	char body[256];
+	int n = snprintf(body, sizeof(body), "{\"error\":\"%s\"}", why);
+
+	slog(c->srv, c, WSK_LOG_WARN, "reject", status, why, 0);
+	if (wsk_http_respond(&c->out, status, "application/json", extra, body,
+			     (size_t)n, 0, 1) < 0) {
+		conn_close(c);
+		return;
+	}
+	conn_finish(c);
+}
+
+static int query_param(const char *url, const char *name, char *out,
+		       size_t outlen)
+{
+	const char *q = strchr(url, '?');
+	size_t nlen = strlen(name);
+
+	while (q) {
+		const char *v, *e;
+
+		q++;
+		e = strchrnul(q, '&');
+		if (strncmp(q, name, nlen) == 0 && q[nlen] == '=') {
+			v = q + nlen + 1;
+			if ((size_t)(e - v) >= outlen)
+				return -1;
+			if (wsk_pct_decode(v, (size_t)(e - v), out) < 0)
+				return -1;
+			return 1;
+		}
+		q = *e ? e : NULL;
+	}
+	return 0;
+}
+
+/* Sends what a new client needs: the missed UPDATEs when it resumes inside
+ * the ring of the current epoch, the INITIAL snapshot otherwise. */
+static void greet(struct conn *c, const char *url)
+{
+	struct wsk_server *s = c->srv;
+	char since_s[32], epoch[64];
+	int has_since = query_param(url, "since", since_s, sizeof(since_s)) > 0;
+	int has_epoch = query_param(url, "epoch", epoch, sizeof(epoch)) > 0;
+	uint64_t newest = s->events.seq, since, q;
+	char *end, *json;
+	size_t len;
+
+	if (has_since && since_s[0] >= '0' && since_s[0] <= '9') {
+		since = strtoull(since_s, &end, 10);
+		if (*end == '\0' &&
+		    (!has_epoch || strcmp(epoch, s->events.epoch) == 0) &&
+		    wsk_history_covers(&s->history, since, newest)) {
+			for (q = since + 1; q <= newest && !c->closing; q++)
+				push(c, wsk_history_get(&s->history, q));
+			return;
+		}
+	}
+	json = wsk_events_json_initial(&s->events, &len);
+	if (!json) {
+		conn_close(c);
+		return;
+	}
+	send_text(c, json, len);
+	free(json);
+}
+
+static void upgrade(struct conn *c, const char *rest, size_t restlen)
+{
+	struct wsk_server *s = c->srv;
+	const char *key, *why, *url = wsk_http_url(c->http);
+	char resp[256];
+	char path[WSK_HTTP_MAX_HEAD];
+	const char *q = strchr(url, '?');
+	size_t plen = q ? (size_t)(q - url) : strlen(url);
+	int status, n;
+
+	status = wsk_hs_check_request(c->http, &key, &why);
+	if (status) {
+		reject(c, status, why);
+		return;
+	}
+	if (wsk_pct_decode(url, plen, path) < 0 ||
+	    (strcmp(path, "/") != 0 && strcmp(path, "/ws") != 0)) {
+		reject(c, 404, "no WebSocket endpoint here");
+		return;
+	}
+	n = wsk_hs_response(resp, sizeof(resp), key);
+	if (n < 0 || wsk_outq_append(&c->out, resp, (size_t)n) < 0) {
+		conn_close(c);
+		return;
+	}
+	mark_dirty(c);
+	c->state = ST_WS;
+	greet(c, url);
+	if (c->closing)
+		return;
+	free(c->http);
+	c->http = NULL;
+	c->in_hub = 1;
+	c->opened = 1;
+	c->hprev = NULL;
+	c->hnext = s->hub;
+	if (s->hub)
+		s->hub->hprev = c;
+	s->hub = c;
+	s->nclients++;
+	slog(s, c, WSK_LOG_INFO, "connect", 0, NULL, 1);
+	if (restlen)
+		conn_ws_input(c, (const uint8_t *)rest, restlen);
+}
+
+static void maybe_resume_reading(struct conn *c)
+{
+	if (c->paused && c->out.bytes < HTTP_OUT_HIGH / 2) {
+		c->paused = 0;
+		uv_read_start((uv_stream_t *)&c->tcp, NULL, on_read);
+	}
+}
+
+static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+	struct conn *c = h->data;
+
+	(void)hint;
+	*buf = uv_buf_init(c->srv->rbuf, READ_BUF);
+}
+
+static void http_input(struct conn *c, const char *p, size_t len)
+{
+	struct wsk_server *s = c->srv;
+	size_t used;
+	int r, close = 0;
+
+	while (len && c->state == ST_HTTP && !c->finishing && !c->closing) {
+		if (!c->http) {
+			c->http = malloc(sizeof(*c->http));
+			if (!c->http) {
+				conn_close(c);
+				return;
+			}
+			wsk_http_init(c->http, WSK_HTTP_REQUEST);
+		}
+		r = wsk_http_feed(c->http, p, len, &used);
+		if (r == WSK_HTTP_AGAIN)
+			return;
+		if (r < 0) {
+			reject(c, r == WSK_HTTP_ERR_BIG ? 431 : 400,
+			       r == WSK_HTTP_ERR_BIG ? "request head too large"
+						     : "malformed request");
+			return;
+		}
+		p += used;
+		len -= used;
+		if (wsk_hs_is_upgrade(c->http)) {
+			upgrade(c, p, len);
+			return;
+		}
+		r = wsk_routes_answer(&s->routes, c->http, &c->out, &close);
+		if (r < 0) {
+			conn_close(c);
+			return;
+		}
+		mark_dirty(c);
+		if (close) {
+			conn_finish(c);
+			return;
+		}
+		wsk_http_init(c->http, WSK_HTTP_REQUEST);
+		if (c->out.bytes > HTTP_OUT_HIGH && len == 0) {
+			c->paused = 1;
+			uv_read_stop((uv_stream_t *)&c->tcp);
+		}
+	}
+	/* Keep-alive connections give the parser back between requests. */
+	if (c->http && c->state == ST_HTTP && c->http->used == 0 &&
+	    c->http->p.nread == 0) {
+		free(c->http);
+		c->http = NULL;
+	}
+}
+
+static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
+{
+	struct conn *c = st->data;
+
+	if (nread < 0) {
+		conn_close(c);
+		return;
+	}
+	if (nread == 0 || c->finishing)
+		return; /* a finishing connection only waits for the peer's FIN */
+	if (c->state == ST_HTTP)
+		http_input(c, buf->base, (size_t)nread);
+	else
+		conn_ws_input(c, (const uint8_t *)buf->base, (size_t)nread);
+}
+
+static void on_connection(uv_stream_t *l, int status)
+{
+	struct wsk_server *s = l->data;
+	struct conn *c;
+
+	if (status < 0 || s->shutting_down)
+		return;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return;
+	c->srv = s;
+	uv_tcp_init(s->loop, &c->tcp);
+	c->tcp.data = c;
+	s->nconns++;
+	c->next = s->conns;
+	if (s->conns)
+		s->conns->prev = c;
+	s->conns = c;
+	if (uv_accept(l, (uv_stream_t *)&c->tcp) < 0) {
+		conn_close(c);
+		return;
+	}
+	uv_tcp_nodelay(&c->tcp, 1);
+	if (uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, on_read) < 0)
+		conn_close(c);
+}
+
+/* ---- broadcast ---- */
+
+static void on_update(void *arg, uint64_t seq, const char *json, size_t len)
+{
+	struct wsk_server *s = arg;
+	struct wsk_chunk *frame = wsk_encode(s->enc, WSLAY_TEXT_FRAME, json, len);
+	struct conn *c, *next;
+
+	if (!frame) {
+		/* Without memory for the frame, the stream would skip a seq: the
+		 * history keeps the last good one and clients resume. */
+		slog(s, NULL, WSK_LOG_ERROR, "error", 0, "out of memory", 0);
+		return;
+	}
+	wsk_history_push(&s->history, seq, frame);
+	for (c = s->hub; c; c = next) {
+		next = c->hnext;
+		push(c, frame);
+	}
+	wsk_chunk_unref(frame);
+}
+
+static long count_clients(void *arg)
+{
+	return ((struct wsk_server *)arg)->nclients;
+}
+
+/* ---- start and stop ---- */
+
+static int resolve(uv_loop_t *loop, const char *host, int port,
+		   struct sockaddr_storage *ss, char *err, size_t errlen)
+{
+	struct addrinfo hints = {0}, *ai;
+	uv_getaddrinfo_t req;
+	char ports[16];
+	int r;
+
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	snprintf(ports, sizeof(ports), "%d", port);
+	r = uv_getaddrinfo(loop, &req, NULL, host, ports, &hints);
+	if (r < 0) {
+		snprintf(err, errlen, "cannot resolve '%s': %s", host,
+			 uv_strerror(r));
+		return r;
+	}
+	ai = req.addrinfo;
+	memcpy(ss, ai->ai_addr, ai->ai_addrlen);
+	uv_freeaddrinfo(ai);
+	return 0;
+}
+
+int wsk_server_start(struct wsk_server **out, uv_loop_t *loop,
+		     const struct wsk_server_opts *opts, char *err,
+		     size_t errlen)
+{
+	struct wsk_server *s = calloc(1, sizeof(*s));
+	struct sockaddr_storage ss;
+	int n = sizeof(ss), r;
+
+	if (!s) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	s->loop = loop;
+	s->opts = *opts;
+	s->enc = wsk_encoder_new();
+	if (!s->enc || wsk_history_init(&s->history, opts->history) < 0) {
+		snprintf(err, errlen, "out of memory");
+		r = -ENOMEM;
+		goto fail;
+	}
+	r = wsk_events_init(&s->events, loop, opts->interval_min,
+			    opts->interval_max, opts->have_seed, opts->seed,
+			    on_update, s);
+	if (r < 0) {
+		snprintf(err, errlen, "cannot seed the simulator");
+		goto fail;
+	}
+	s->routes.events = &s->events;
+	s->routes.web_dir = opts->web_dir;
+	s->routes.clients = count_clients;
+	s->routes.arg = s;
+	s->routes.started_ms = wsk_now_ms();
+	r = resolve(loop, opts->host, opts->port, &ss, err, errlen);
+	if (r < 0)
+		goto fail;
+	uv_tcp_init(loop, &s->listener);
+	s->listener.data = s;
+	s->handles_open++;
+	r = uv_tcp_bind(&s->listener, (struct sockaddr *)&ss, 0);
+	if (r == 0)
+		r = uv_listen((uv_stream_t *)&s->listener, 4096, on_connection);
+	if (r < 0) {
+		snprintf(err, errlen, "cannot listen on %s:%d: %s", opts->host,
+			 opts->port, uv_strerror(r));
+		goto fail_listener;
+	}
+	uv_tcp_getsockname(&s->listener, (struct sockaddr *)&ss, &n);
+	s->port = ntohs(ss.ss_family == AF_INET6
+				? ((struct sockaddr_in6 *)&ss)->sin6_port
+				: ((struct sockaddr_in *)&ss)->sin_port);
+	uv_prepare_init(loop, &s->flusher);
+	s->flusher.data = s;
+	s->handles_open++;
+	uv_prepare_start(&s->flusher, on_prepare);
+	r = wsk_events_start(&s->events);
+	if (r < 0) {
+		snprintf(err, errlen, "cannot start the simulator: %s",
+			 uv_strerror(r));
+		goto fail_listener;
+	}
+	*out = s;
+	return 0;
+fail_listener:
+	/* The caller runs the loop once more to finish closing handles. */
+	s->shutting_down = 1;
+	uv_close((uv_handle_t *)&s->listener, NULL);
+	if (uv_is_active((uv_handle_t *)&s->flusher))
+		uv_close((uv_handle_t *)&s->flusher, NULL);
+	wsk_events_close(&s->events);
+	uv_run(loop, UV_RUN_NOWAIT);
+fail:
+	wsk_encoder_free(s->enc);
+	wsk_history_release(&s->history);
+	free(s);
+	return r;
+}
+
+int wsk_server_port(const struct wsk_server *s)
+{
+	return s->port;
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+	struct wsk_server *s = h->data;
+
+	s->handles_open--;
+	maybe_done(s);
+}
+
+static void on_shutdown_timeout(uv_timer_t *t)
+{
+	struct wsk_server *s = t->data;
+	struct conn *c, *next;
+
+	for (c = s->conns; c; c = next) {
+		next = c->next;
+		conn_close(c);
+	}
+}
+
+void wsk_server_shutdown(struct wsk_server *s, void (*done)(void *arg),
+			 void *arg)
+{
+	struct conn *c, *next;
+
+	if (s->shutting_down)
+		return;
+	s->shutting_down = 1;
+	s->done = done;
+	s->done_arg = arg;
+	uv_close((uv_handle_t *)&s->listener, on_handle_closed);
+	wsk_events_close(&s->events);
+	for (c = s->conns; c; c = next) {
+		next = c->next;
+		if (c->state == ST_WS)
+			ws_close(c, 1001, "server shutting down");
+		else if (c->state == ST_HTTP)
+			conn_finish(c);
+	}
+	uv_timer_init(s->loop, &s->shutdown_timer);
+	s->shutdown_timer.data = s;
+	s->handles_open++;
+	uv_timer_start(&s->shutdown_timer, on_shutdown_timeout,
+		       CLOSE_WAIT_MS + 500, 0);
+	maybe_done(s);
+}
+
+void wsk_server_free(struct wsk_server *s)
+{
+	if (!s)
+		return;
+	while (s->npool)
+		wslay_event_context_free(s->pool[--s->npool]);
+	wsk_history_release(&s->history);
+	wsk_encoder_free(s->enc);
+	free(s);
+}

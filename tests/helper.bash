@@ -1,0 +1,59 @@
+# Shared bats helpers. Load with: load helper
+bats_load_library bats-support
+bats_load_library bats-assert
+
+TOP=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
+# WSK_BIN selects the build under test (bin, or build/asan/bin).
+BIN=${WSK_BIN:-$TOP/bin}
+case $BIN in /*) ;; *) BIN=$TOP/$BIN ;; esac
+# Debian's python3 carries python3-websockets; a pyenv python3 on PATH does not.
+PY=/usr/bin/python3
+
+# start_server [ws-serve options...]
+# Starts ws-serve on a free port, waits for its "listening on" line and sets
+# PORT, SERVER_PID, SERVER_LOG and URL (ws://127.0.0.1:PORT/). Extra servers:
+# call again after saving the variables; stop_server kills $SERVER_PID.
+start_server() {
+	SERVER_LOG=$(mktemp "$BATS_TEST_TMPDIR/serve.XXXXXX")
+	"$BIN/ws-serve" --port 0 "$@" 2>"$SERVER_LOG" &
+	SERVER_PID=$!
+	wait_for_port "$SERVER_LOG" || { cat "$SERVER_LOG" >&3; return 1; }
+	URL="ws://127.0.0.1:$PORT/"
+	HTTP="http://127.0.0.1:$PORT"
+	SERVERS="${SERVERS:-} $SERVER_PID"
+}
+
+# wait_for_port LOG: waits up to 10 s for "listening on ...:PORT" in LOG.
+wait_for_port() {
+	local i line
+	for i in $(seq 1 200); do
+		line=$(grep -m1 -o 'listening on [^ ]*:[0-9]*' "$1" 2>/dev/null) && {
+			PORT=${line##*:}
+			return 0
+		}
+		sleep 0.05
+	done
+	return 1
+}
+
+# wait_for FILE PATTERN [SECONDS]: waits until FILE holds a line matching PATTERN.
+wait_for() {
+	local i n=$(( ${3:-10} * 20 ))
+	for i in $(seq 1 $n); do
+		grep -q -- "$2" "$1" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+stop_servers() {
+	local p
+	for p in ${SERVERS:-}; do kill "$p" 2>/dev/null || true; done
+	for p in ${SERVERS:-}; do wait "$p" 2>/dev/null || true; done
+	SERVERS=
+}
+
+# free_port: a TCP port on 127.0.0.1 nobody listens on right now.
+free_port() {
+	$PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
