@@ -16,7 +16,7 @@
 #define WSK_EPOCH_LEN 12 /* characters plus NUL */
 
 struct wsk_event {
-	char id[16];
+	char id[24];
 	char name[40];
 	long long score;
 	int64_t updated_ms; /* ms since the Unix epoch */

@@ -48,6 +48,13 @@ struct conn {
 	uint8_t finishing; /* end after the queue is written (lingering close) */
 	uint8_t drop_out;  /* discard what wslay sends (see ctx_get) */
 	uint8_t opened;    /* the handshake completed: log the disconnect */
+	/* The peer's address, kept from accept: after a reset the socket no
+	 * longer knows it, and the disconnect line still needs it. */
+	union {
+		struct sockaddr sa;
+		struct sockaddr_in in4;
+		struct sockaddr_in6 in6;
+	} peer;
 };
 
 struct wsk_server {
@@ -81,24 +88,15 @@ static void conn_ws_input(struct conn *c, const uint8_t *p, size_t len);
 
 static void peer_name(const struct conn *c, char *buf, size_t len)
 {
-	struct sockaddr_storage ss;
-	int n = sizeof(ss);
 	char ip[INET6_ADDRSTRLEN] = "?";
-	int port = 0;
 
-	if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &n) == 0) {
-		if (ss.ss_family == AF_INET6) {
-			struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-
-			uv_ip6_name(a, ip, sizeof(ip));
-			port = ntohs(a->sin6_port);
-			snprintf(buf, len, "[%s]:%d", ip, port);
-			return;
-		}
-		uv_ip4_name((struct sockaddr_in *)&ss, ip, sizeof(ip));
-		port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	if (c->peer.sa.sa_family == AF_INET6) {
+		uv_ip6_name(&c->peer.in6, ip, sizeof(ip));
+		snprintf(buf, len, "[%s]:%d", ip, ntohs(c->peer.in6.sin6_port));
+	} else {
+		uv_ip4_name(&c->peer.in4, ip, sizeof(ip));
+		snprintf(buf, len, "%s:%d", ip, ntohs(c->peer.in4.sin_port));
 	}
-	snprintf(buf, len, "%s:%d", ip, port);
 }
 
 static void slog(struct wsk_server *s, const struct conn *c,
@@ -814,6 +812,7 @@ static void on_connection(uv_stream_t *l, int status)
 {
 	struct wsk_server *s = l->data;
 	struct conn *c;
+	int n;
 
 	if (status < 0 || s->shutting_down)
 		return;
@@ -833,6 +832,8 @@ static void on_connection(uv_stream_t *l, int status)
 		return;
 	}
 	uv_tcp_nodelay(&c->tcp, 1);
+	n = sizeof(c->peer);
+	uv_tcp_getpeername(&c->tcp, &c->peer.sa, &n);
 	if (uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, on_read) < 0)
 		conn_close(c);
 }
