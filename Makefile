@@ -40,10 +40,20 @@ UNIT_BIN  = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 PROG_BIN  = $(addprefix $(BIN)/,$(notdir $(basename $(wildcard $(CMD_SRC)))))
 
 .SECONDARY:
-.PHONY: all run test unit asan lint install uninstall clean deps test-deps bench
+Q ?= @
+.PHONY: FORCE all run test unit asan lint install uninstall clean deps test-deps bench
 all: $(PROG_BIN)
 
-$(BUILD)/%.o: %.c
+# Objects depend on the flags they were built with (PREFIX goes into
+# WSK_DATADIR), so `make install PREFIX=/usr` rebuilds what it must.
+FLAGS_FILE = $(BUILD)/.flags
+$(FLAGS_FILE): FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(CC) $(ALL_CFLAGS) $(LDFLAGS)' | cmp -s - $@ || \
+	    echo '$(CC) $(ALL_CFLAGS) $(LDFLAGS)' > $@
+FORCE:
+
+$(BUILD)/%.o: %.c $(FLAGS_FILE)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 

@@ -26,23 +26,28 @@ struct options {
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: ws-serve [-hqVv] [-p port] [--host addr] [--web dir]\n"
-		"                [--interval min-max] [--seed n] [--history n]\n"
-		"                [--max-message bytes] [--log-format text|json]\n"
-		"\n"
-		"  -p, --port PORT         TCP port (default 3000; 0 picks a free one)\n"
-		"      --host ADDR         address to bind (default 127.0.0.1)\n"
-		"      --web DIR           web page folder (default: the installed page)\n"
-		"      --interval MIN-MAX  ms between updates of one event (default 2000-7000)\n"
-		"      --seed N            make the simulation reproducible\n"
-		"      --history N         updates kept for resuming clients (default 1024)\n"
-		"      --max-message BYTES largest client message (default 64K)\n"
-		"      --log-format FMT    text (default) or json\n"
-		"  -q, --quiet             log only warnings and errors\n"
-		"  -v, --verbose           log more\n"
-		"  -h, --help              show this help\n"
-		"  -V, --version           show the version\n");
+	fprintf(
+	    f,
+	    "usage: ws-serve [-hqVv] [-p port] [--host addr] [--web dir]\n"
+	    "                [--interval min-max] [--seed n] [--history n]\n"
+	    "                [--max-message bytes] [--log-format text|json]\n"
+	    "\n"
+	    "  -p, --port PORT         TCP port (default 3000; 0 picks a free "
+	    "one)\n"
+	    "      --host ADDR         address to bind (default 127.0.0.1)\n"
+	    "      --web DIR           web page folder (default: the installed "
+	    "page)\n"
+	    "      --interval MIN-MAX  ms between updates of one event "
+	    "(default 2000-7000)\n"
+	    "      --seed N            make the simulation reproducible\n"
+	    "      --history N         updates kept for resuming clients "
+	    "(default 1024)\n"
+	    "      --max-message BYTES largest client message (default 64K)\n"
+	    "      --log-format FMT    text (default) or json\n"
+	    "  -q, --quiet             log only warnings and errors\n"
+	    "  -v, --verbose           also log every HTTP request\n"
+	    "  -h, --help              show this help\n"
+	    "  -V, --version           show the version\n");
 }
 
 static void die_usage(const char *fmt, const char *a, const char *b)
@@ -61,9 +66,9 @@ static void log_cb(void *arg, const struct wsk_log_rec *r)
 	if (o->quiet && r->level == WSK_LOG_INFO)
 		return;
 	if (o->json_log) {
-		json_t *j = json_pack("{s:I,s:s,s:s}", "t",
-				      (json_int_t)wsk_now_ms(), "level",
-				      lv[r->level], "event", r->event);
+		json_t *j =
+		    json_pack("{s:I,s:s,s:s}", "t", (json_int_t)wsk_now_ms(),
+			      "level", lv[r->level], "event", r->event);
 		char *s;
 
 		if (!j)
@@ -127,7 +132,7 @@ static const char *default_web_dir(void)
 			continue;
 		if (stat(probe, &st) == 0 &&
 		    snprintf(dir, sizeof(dir), "%s%s/web", exe, up[i]) <
-			    (int)sizeof(dir))
+			(int)sizeof(dir))
 			return dir;
 	}
 	return WSK_DATADIR "/web";
@@ -136,23 +141,28 @@ static const char *default_web_dir(void)
 static void parse(int argc, char **argv, struct options *o)
 {
 	enum {
-		OPT_HOST = 256, OPT_WEB, OPT_INTERVAL, OPT_SEED, OPT_HISTORY,
-		OPT_MAXMSG, OPT_LOGFMT,
+		OPT_HOST = 256,
+		OPT_WEB,
+		OPT_INTERVAL,
+		OPT_SEED,
+		OPT_HISTORY,
+		OPT_MAXMSG,
+		OPT_LOGFMT,
 	};
 	static const struct option longopts[] = {
-		{"port", required_argument, NULL, 'p'},
-		{"host", required_argument, NULL, OPT_HOST},
-		{"web", required_argument, NULL, OPT_WEB},
-		{"interval", required_argument, NULL, OPT_INTERVAL},
-		{"seed", required_argument, NULL, OPT_SEED},
-		{"history", required_argument, NULL, OPT_HISTORY},
-		{"max-message", required_argument, NULL, OPT_MAXMSG},
-		{"log-format", required_argument, NULL, OPT_LOGFMT},
-		{"quiet", no_argument, NULL, 'q'},
-		{"verbose", no_argument, NULL, 'v'},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
-		{NULL, 0, NULL, 0},
+	    {"port", required_argument, NULL, 'p'},
+	    {"host", required_argument, NULL, OPT_HOST},
+	    {"web", required_argument, NULL, OPT_WEB},
+	    {"interval", required_argument, NULL, OPT_INTERVAL},
+	    {"seed", required_argument, NULL, OPT_SEED},
+	    {"history", required_argument, NULL, OPT_HISTORY},
+	    {"max-message", required_argument, NULL, OPT_MAXMSG},
+	    {"log-format", required_argument, NULL, OPT_LOGFMT},
+	    {"quiet", no_argument, NULL, 'q'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
 	};
 	char err[WSK_ERRLEN];
 	long long v;
@@ -171,7 +181,8 @@ static void parse(int argc, char **argv, struct options *o)
 	while ((c = getopt_long(argc, argv, ":p:qvhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
-			if (wsk_parse_int(optarg, 0, 65535, &v, err, sizeof(err)))
+			if (wsk_parse_int(optarg, 0, 65535, &v, err,
+					  sizeof(err)))
 				die_usage("--port: %s%s", err, "");
 			o->srv.port = (int)v;
 			break;
@@ -182,8 +193,9 @@ static void parse(int argc, char **argv, struct options *o)
 					    sizeof(err)))
 				die_usage("--interval: %s%s", err, "");
 			if (lo < 1)
-				die_usage("--interval: '%s' must be at least 1 ms%s",
-					  optarg, "");
+				die_usage(
+				    "--interval: '%s' must be at least 1 ms%s",
+				    optarg, "");
 			o->srv.interval_min = (unsigned)lo;
 			o->srv.interval_max = (unsigned)hi;
 			break;
@@ -210,19 +222,21 @@ static void parse(int argc, char **argv, struct options *o)
 			if (strcmp(optarg, "json") == 0)
 				o->json_log = 1;
 			else if (strcmp(optarg, "text") != 0)
-				die_usage("--log-format: '%s' is not text or json%s",
-					  optarg, "");
+				die_usage(
+				    "--log-format: '%s' is not text or json%s",
+				    optarg, "");
 			break;
 		case 'q': o->quiet = 1; break;
 		case 'v': o->verbose = 1; break;
 		case 'h': usage(stdout); exit(0);
 		case 'V': printf("ws-serve %s\n", WSK_VERSION); exit(0);
 		case ':':
-			die_usage("option '%s' needs a value%s", argv[optind - 1],
-				  "");
+			die_usage("option '%s' needs a value%s",
+				  argv[optind - 1], "");
 			break;
 		default:
-			die_usage("unknown option '%s'%s", argv[optind - 1], "");
+			die_usage("unknown option '%s'%s", argv[optind - 1],
+				  "");
 		}
 	}
 	if (optind < argc)
@@ -231,6 +245,7 @@ static void parse(int argc, char **argv, struct options *o)
 		die_usage("--quiet and --verbose conflict%s%s", "", "");
 	if (!o->srv.web_dir)
 		o->srv.web_dir = default_web_dir();
+	o->srv.log_requests = o->verbose;
 	o->srv.log = log_cb;
 	o->srv.log_arg = o;
 }
@@ -307,6 +322,7 @@ int main(int argc, char **argv)
 	wsk_server_free(a.srv);
 	r = uv_loop_close(&a.loop);
 	if (r != 0 && !o.quiet)
-		fprintf(stderr, "%s: warning: handles left open at exit\n", prog);
+		fprintf(stderr, "%s: warning: handles left open at exit\n",
+			prog);
 	return 0;
 }

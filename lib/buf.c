@@ -83,7 +83,8 @@ int wsk_outq_append(struct wsk_outq *q, const void *p, size_t len)
 	if (q->count) {
 		tail = q->ring[(q->head + q->count - 1) & (q->cap - 1)];
 		/* An owned, unsealed tail takes the bytes in place: wslay hands
-		 * a frame over as header then payload, and they belong together. */
+		 * a frame over as header then payload, and they belong
+		 * together. */
 		if (tail->refs == 1 && tail->cap - tail->len >= len) {
 			memcpy(tail->data + tail->len, p, len);
 			tail->len += len;

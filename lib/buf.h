@@ -35,7 +35,7 @@ struct wsk_outq {
 	struct wsk_chunk **ring; /* allocated on first push, power-of-two cap */
 	uint32_t head, count, cap;
 	size_t head_off; /* bytes of the head chunk already written */
-	size_t bytes;    /* unsent bytes: the backpressure measure */
+	size_t bytes;	 /* unsent bytes: the backpressure measure */
 };
 
 /* Queues a reference to c (taken here). Returns 0 or -ENOMEM. */

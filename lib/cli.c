@@ -111,9 +111,12 @@ int wsk_parse_size(const char *s, uint64_t min, uint64_t max, uint64_t *out,
 		goto range;
 	if (*end != '\0') {
 		switch (*end) {
-		case 'k': case 'K': mul = 1024; break;
-		case 'm': case 'M': mul = 1024 * 1024; break;
-		case 'g': case 'G': mul = 1024 * 1024 * 1024; break;
+		case 'k':
+		case 'K': mul = 1024; break;
+		case 'm':
+		case 'M': mul = 1024 * 1024; break;
+		case 'g':
+		case 'G': mul = 1024 * 1024 * 1024; break;
 		default: goto bad;
 		}
 		if (end[1] != '\0' && strcmp(end + 1, "iB") != 0 &&

@@ -9,10 +9,11 @@
 
 /* Exit status, the same table in every man page. */
 enum wsk_exit {
-	WSK_EXIT_OK = 0,      /* success */
-	WSK_EXIT_FAIL = 1,    /* the peer answered with a failure, or no reply */
-	WSK_EXIT_USAGE = 2,   /* bad option, bad URL */
-	WSK_EXIT_CONNECT = 3, /* could not connect: DNS, TCP, TLS, handshake, retries exhausted */
+	WSK_EXIT_OK = 0,    /* success */
+	WSK_EXIT_FAIL = 1,  /* the peer answered with a failure, or no reply */
+	WSK_EXIT_USAGE = 2, /* bad option, bad URL */
+	WSK_EXIT_CONNECT = 3, /* could not connect: DNS, TCP, TLS, handshake,
+				 retries exhausted */
 };
 
 #define WSK_ERRLEN 256

@@ -8,8 +8,8 @@
 #include <time.h>
 
 static const char *const names[WSK_NEVENTS] = {
-	"Harbour Sprint", "Mountain Relay", "City Marathon", "River Regatta",
-	"Valley Derby",
+    "Harbour Sprint", "Mountain Relay", "City Marathon",
+    "River Regatta",  "Valley Derby",
 };
 
 /* splitmix64: small, fast, and reproducible from --seed. */
@@ -67,7 +67,8 @@ static unsigned pick_delay(struct wsk_events *e)
 {
 	unsigned span = e->max_ms - e->min_ms;
 
-	return e->min_ms + (span ? (unsigned)(next_rand(&e->rng) % (span + 1)) : 0);
+	return e->min_ms +
+	       (span ? (unsigned)(next_rand(&e->rng) % (span + 1)) : 0);
 }
 
 static void on_timer(uv_timer_t *t)
@@ -98,7 +99,7 @@ int wsk_events_init(struct wsk_events *e, uv_loop_t *loop, unsigned min_ms,
 		    wsk_update_cb cb, void *arg)
 {
 	static const char b64url[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 	unsigned char raw[WSK_EPOCH_LEN - 1];
 	int64_t now = wsk_now_ms();
 	int i;

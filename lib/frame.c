@@ -19,7 +19,8 @@ static ssize_t send_cb(const uint8_t *data, size_t len, int flags, void *arg)
 
 	(void)flags;
 	if (c->cap - c->len < len)
-		return -1; /* cannot happen: the chunk was sized for the frame */
+		return -1; /* cannot happen: the chunk was sized for the frame
+			    */
 	memcpy(c->data + c->len, data, len);
 	c->len += len;
 	return (ssize_t)len;
@@ -64,11 +65,11 @@ struct wsk_chunk *wsk_encode(struct wsk_encoder *enc, uint8_t opcode,
 			     const void *payload, size_t len)
 {
 	struct wslay_frame_iocb iocb = {
-		.fin = 1,
-		.opcode = opcode,
-		.payload_length = len,
-		.data = payload,
-		.data_length = len,
+	    .fin = 1,
+	    .opcode = opcode,
+	    .payload_length = len,
+	    .data = payload,
+	    .data_length = len,
 	};
 	ssize_t r;
 
@@ -96,7 +97,8 @@ struct wsk_chunk *wsk_encode_close(struct wsk_encoder *enc, uint16_t code,
 
 	if (n > 123) {
 		n = 123;
-		/* Never cut inside a UTF-8 sequence: close reasons must be valid. */
+		/* Never cut inside a UTF-8 sequence: close reasons must be
+		 * valid. */
 		while (n && ((uint8_t)reason[n] & 0xc0) == 0x80)
 			n--;
 	}

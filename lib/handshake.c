@@ -78,7 +78,8 @@ int wsk_hs_check_request(const struct wsk_http *req, const char **key,
 	}
 	k = wsk_http_header(req, "Sec-WebSocket-Key");
 	if (!k || !key_ok(k)) {
-		*why = k ? "bad Sec-WebSocket-Key" : "missing Sec-WebSocket-Key";
+		*why =
+		    k ? "bad Sec-WebSocket-Key" : "missing Sec-WebSocket-Key";
 		return 400;
 	}
 	*key = k;

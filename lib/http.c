@@ -120,18 +120,18 @@ static int on_complete(http_parser *p)
 }
 
 static const http_parser_settings settings = {
-	.on_url = on_url,
-	.on_header_field = on_field,
-	.on_header_value = on_value,
-	.on_headers_complete = on_headers_complete,
-	.on_body = on_body,
-	.on_message_complete = on_complete,
+    .on_url = on_url,
+    .on_header_field = on_field,
+    .on_header_value = on_value,
+    .on_headers_complete = on_headers_complete,
+    .on_body = on_body,
+    .on_message_complete = on_complete,
 };
 
 void wsk_http_init(struct wsk_http *h, enum wsk_http_kind kind)
 {
 	http_parser_init(&h->p, kind == WSK_HTTP_REQUEST ? HTTP_REQUEST
-							  : HTTP_RESPONSE);
+							 : HTTP_RESPONSE);
 	h->p.data = h;
 	h->used = 0;
 	h->buf[0] = '\0';
@@ -161,7 +161,8 @@ int wsk_http_feed(struct wsk_http *h, const char *data, size_t len,
 	if (e != HPE_OK)
 		return h->body_too_big ? WSK_HTTP_ERR_BIG : WSK_HTTP_ERR_BAD;
 	if (h->p.upgrade) {
-		/* An upgrade ends parsing after the head; the rest is frames. */
+		/* An upgrade ends parsing after the head; the rest is frames.
+		 */
 		return WSK_HTTP_DONE;
 	}
 	if (h->done)
@@ -219,7 +220,8 @@ int wsk_http_header_has_token(const struct wsk_http *h, const char *name,
 
 		if (strcasecmp(h->buf + hd->name, name) != 0 || !hd->value_len)
 			continue;
-		/* A header may repeat, and each holds a comma-separated list. */
+		/* A header may repeat, and each holds a comma-separated list.
+		 */
 		for (s = h->buf + hd->value; *s;) {
 			const char *e;
 			size_t n;

@@ -5,7 +5,8 @@
  * split across reads; they are gathered into one bounded buffer, so a peer
  * cannot make it grow past WSK_HTTP_MAX_HEAD bytes. The parser pauses after
  * each complete message, which makes pipelined requests come out one by one.
- * upstream http-parser is unmaintained: nothing outside this module names it. */
+ * upstream http-parser is unmaintained: nothing outside this module names it.
+ */
 #ifndef WSK_HTTP_H
 #define WSK_HTTP_H
 

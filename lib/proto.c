@@ -48,7 +48,8 @@ char *wsk_proto_reply(const char *msg, size_t len, int64_t now_ms,
 		json_object_set(out, "timestamp", ts);
 	if (out)
 		json_object_set_new(out, "serverTime", json_integer(now_ms));
-	s = out ? json_dumps(out, JSON_COMPACT | JSON_REAL_PRECISION(17)) : NULL;
+	s = out ? json_dumps(out, JSON_COMPACT | JSON_REAL_PRECISION(17))
+		: NULL;
 	json_decref(out);
 	json_decref(in);
 	if (s)

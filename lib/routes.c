@@ -91,15 +91,15 @@ static const char *content_type(const char *path)
 	static const struct {
 		const char *ext, *type;
 	} types[] = {
-		{".html", "text/html; charset=utf-8"},
-		{".js", "text/javascript; charset=utf-8"},
-		{".mjs", "text/javascript; charset=utf-8"},
-		{".css", "text/css; charset=utf-8"},
-		{".json", "application/json"},
-		{".svg", "image/svg+xml"},
-		{".png", "image/png"},
-		{".ico", "image/x-icon"},
-		{".txt", "text/plain; charset=utf-8"},
+	    {".html", "text/html; charset=utf-8"},
+	    {".js", "text/javascript; charset=utf-8"},
+	    {".mjs", "text/javascript; charset=utf-8"},
+	    {".css", "text/css; charset=utf-8"},
+	    {".json", "application/json"},
+	    {".svg", "image/svg+xml"},
+	    {".png", "image/png"},
+	    {".ico", "image/x-icon"},
+	    {".txt", "text/plain; charset=utf-8"},
 	};
 	const char *dot = strrchr(path, '.');
 	size_t i;
@@ -139,19 +139,23 @@ static int serve_static(const struct wsk_routes *rt, const char *path,
 	int fd, r;
 
 	if (!rt->web_dir || !static_path_ok(path))
-		return json_error(out, 404, "not found", NULL, NULL, head, last);
+		return json_error(out, 404, "not found", NULL, NULL, head,
+				  last);
 	if (strcmp(path, "/") == 0)
 		path = "/index.html";
 	if ((size_t)snprintf(full, sizeof(full), "%s%s", rt->web_dir, path) >=
 	    sizeof(full))
-		return json_error(out, 404, "not found", NULL, NULL, head, last);
+		return json_error(out, 404, "not found", NULL, NULL, head,
+				  last);
 	fd = open(full, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
-		return json_error(out, 404, "not found", NULL, NULL, head, last);
+		return json_error(out, 404, "not found", NULL, NULL, head,
+				  last);
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
 	    st.st_size > MAX_STATIC) {
 		close(fd);
-		return json_error(out, 404, "not found", NULL, NULL, head, last);
+		return json_error(out, 404, "not found", NULL, NULL, head,
+				  last);
 	}
 	/* Small files read whole: the page is a few kilobytes, and a blocking
 	 * read of a local file is cheaper than a thread-pool round trip. */
@@ -225,10 +229,10 @@ int wsk_routes_answer(const struct wsk_routes *rt, const struct wsk_http *req,
 	}
 	if (strcmp(path, "/health") == 0) {
 		json_t *j = json_pack(
-			"{s:s,s:I,s:s,s:I,s:I}", "status", "ok", "clients",
-			(json_int_t)rt->clients(rt->arg), "epoch",
-			rt->events->epoch, "seq", (json_int_t)rt->events->seq,
-			"uptime_ms", (json_int_t)(wsk_now_ms() - rt->started_ms));
+		    "{s:s,s:I,s:s,s:I,s:I}", "status", "ok", "clients",
+		    (json_int_t)rt->clients(rt->arg), "epoch",
+		    rt->events->epoch, "seq", (json_int_t)rt->events->seq,
+		    "uptime_ms", (json_int_t)(wsk_now_ms() - rt->started_ms));
 		char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
 
 		json_decref(j);

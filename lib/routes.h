@@ -10,7 +10,7 @@
 
 struct wsk_routes {
 	const struct wsk_events *events;
-	const char *web_dir;    /* NULL: no static files */
+	const char *web_dir;	    /* NULL: no static files */
 	long (*clients)(void *arg); /* open WebSocket clients, for /health */
 	void *arg;
 	int64_t started_ms;

@@ -40,14 +40,15 @@ struct conn {
 	uint64_t fed, framed, cur_frame;
 	const uint8_t *in;
 	size_t inlen;
-	struct conn *prev, *next;     /* all connections */
-	struct conn *hprev, *hnext;   /* open WebSocket connections (the hub) */
+	struct conn *prev, *next;   /* all connections */
+	struct conn *hprev, *hnext; /* open WebSocket connections (the hub) */
 	struct conn *dirty_next;
 	uint8_t state;
 	uint8_t dirty, writing, frag, closing, close_sent, in_hub, paused;
-	uint8_t finishing; /* end after the queue is written (lingering close) */
-	uint8_t drop_out;  /* discard what wslay sends (see ctx_get) */
-	uint8_t opened;    /* the handshake completed: log the disconnect */
+	uint8_t
+	    finishing;	  /* end after the queue is written (lingering close) */
+	uint8_t drop_out; /* discard what wslay sends (see ctx_get) */
+	uint8_t opened;	  /* the handshake completed: log the disconnect */
 	/* The peer's address, kept from accept: after a reset the socket no
 	 * longer knows it, and the disconnect line still needs it. */
 	union {
@@ -332,8 +333,8 @@ static void conn_linger(struct conn *c)
 	if (c->closing)
 		return;
 	req = malloc(sizeof(*req));
-	if (!req || uv_shutdown(req, (uv_stream_t *)&c->tcp,
-				on_shutdown_done) < 0) {
+	if (!req ||
+	    uv_shutdown(req, (uv_stream_t *)&c->tcp, on_shutdown_done) < 0) {
 		free(req);
 		conn_close(c);
 		return;
@@ -408,8 +409,8 @@ static void ws_close(struct conn *c, uint16_t code, const char *why)
 
 /* ---- wslay glue ---- */
 
-static ssize_t ws_recv_cb(wslay_event_context_ptr ctx, uint8_t *buf,
-			  size_t len, int flags, void *arg)
+static ssize_t ws_recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len,
+			  int flags, void *arg)
 {
 	struct conn *c = ((struct wsk_server *)arg)->cur;
 
@@ -472,7 +473,8 @@ static void ws_frame_end(wslay_event_context_ptr ctx, void *arg)
 
 static void send_text(struct conn *c, const char *json, size_t len)
 {
-	struct wsk_chunk *ch = wsk_encode(c->srv->enc, WSLAY_TEXT_FRAME, json, len);
+	struct wsk_chunk *ch =
+	    wsk_encode(c->srv->enc, WSLAY_TEXT_FRAME, json, len);
 
 	if (!ch) {
 		conn_close(c);
@@ -506,7 +508,8 @@ static void ws_msg(wslay_event_context_ptr ctx,
 		slog(s, c, WSK_LOG_WARN, "close", 1003, "binary message", 0);
 		ws_close(c, 1003, "binary messages are not accepted");
 	} else if (a->opcode == WSLAY_CONNECTION_CLOSE) {
-		/* wslay answers it; the connection ends once that is written. */
+		/* wslay answers it; the connection ends once that is written.
+		 */
 		hub_remove(c);
 		c->state = ST_CLOSING;
 	}
@@ -515,8 +518,8 @@ static void ws_msg(wslay_event_context_ptr ctx,
 static wslay_event_context_ptr ctx_get(struct conn *c)
 {
 	static const struct wslay_event_callbacks cbs = {
-		ws_recv_cb, ws_send_cb,	  NULL,	  ws_frame_start,
-		NULL,	    ws_frame_end, ws_msg,
+	    ws_recv_cb, ws_send_cb,   NULL,   ws_frame_start,
+	    NULL,	ws_frame_end, ws_msg,
 	};
 	struct wsk_server *s = c->srv;
 	wslay_event_context_ptr ctx;
@@ -609,7 +612,8 @@ static void conn_ws_input(struct conn *c, const uint8_t *p, size_t len)
 
 static void reject(struct conn *c, int status, const char *why)
 {
-	const char *extra = status == 426 ? "Sec-WebSocket-Version: 13\r\n" : NULL;
+	const char *extra =
+	    status == 426 ? "Sec-WebSocket-Version: 13\r\n" : NULL;
 	char body[256];
 	int n = snprintf(body, sizeof(body), "{\"error\":\"%s\"}", why);
 
@@ -773,6 +777,14 @@ static void http_input(struct conn *c, const char *p, size_t len)
 			conn_close(c);
 			return;
 		}
+		if (s->opts.log_requests) {
+			char line[300];
+
+			snprintf(line, sizeof(line), "%s %.256s",
+				 wsk_http_method(c->http),
+				 wsk_http_url(c->http));
+			slog(s, c, WSK_LOG_INFO, "request", r, line, 0);
+		}
 		mark_dirty(c);
 		if (close) {
 			conn_finish(c);
@@ -801,7 +813,8 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 		return;
 	}
 	if (nread == 0 || c->finishing)
-		return; /* a finishing connection only waits for the peer's FIN */
+		return; /* a finishing connection only waits for the peer's FIN
+			 */
 	if (c->state == ST_HTTP)
 		http_input(c, buf->base, (size_t)nread);
 	else
@@ -843,13 +856,15 @@ static void on_connection(uv_stream_t *l, int status)
 static void on_update(void *arg, uint64_t seq, const char *json, size_t len)
 {
 	struct wsk_server *s = arg;
-	struct wsk_chunk *frame = wsk_encode(s->enc, WSLAY_TEXT_FRAME, json, len);
+	struct wsk_chunk *frame =
+	    wsk_encode(s->enc, WSLAY_TEXT_FRAME, json, len);
 	struct conn *c, *next;
 
 	if (!frame) {
-		/* Without memory for the frame, the stream would skip a seq: the
-		 * history keeps the last good one and clients resume. */
-		slog(s, NULL, WSK_LOG_ERROR, "error", 0, "out of memory", 0);
+		/* Without memory for the frame, the stream would skip a seq:
+		 * the history keeps the last good one and clients resume. */
+		slog(s, NULL, WSK_LOG_ERROR, "broadcast", 0, "out of memory",
+		     0);
 		return;
 	}
 	wsk_history_push(&s->history, seq, frame);
@@ -939,8 +954,8 @@ int wsk_server_start(struct wsk_server **out, uv_loop_t *loop,
 	}
 	uv_tcp_getsockname(&s->listener, (struct sockaddr *)&ss, &n);
 	s->port = ntohs(ss.ss_family == AF_INET6
-				? ((struct sockaddr_in6 *)&ss)->sin6_port
-				: ((struct sockaddr_in *)&ss)->sin_port);
+			    ? ((struct sockaddr_in6 *)&ss)->sin6_port
+			    : ((struct sockaddr_in *)&ss)->sin_port);
 	uv_prepare_init(loop, &s->flusher);
 	s->flusher.data = s;
 	s->handles_open++;

@@ -26,22 +26,24 @@ enum wsk_log_level { WSK_LOG_INFO, WSK_LOG_WARN, WSK_LOG_ERROR };
 /* One log record; strings are valid only during the callback. */
 struct wsk_log_rec {
 	enum wsk_log_level level;
-	const char *event; /* "listen", "connect", "disconnect", "reject", ... */
-	const char *peer;  /* "127.0.0.1:5555", or NULL */
-	long clients;      /* open WebSocket clients after the event, or -1 */
-	int code;          /* HTTP status or close code, or 0 */
+	const char
+	    *event;	  /* "listen", "connect", "disconnect", "reject", ... */
+	const char *peer; /* "127.0.0.1:5555", or NULL */
+	long clients;	  /* open WebSocket clients after the event, or -1 */
+	int code;	  /* HTTP status or close code, or 0 */
 	const char *detail; /* a reason, or NULL */
 };
 
 struct wsk_server_opts {
 	const char *host; /* IP literal or name, resolved at start */
-	int port;         /* 0: any free port */
+	int port;	  /* 0: any free port */
 	const char *web_dir;
 	unsigned interval_min, interval_max; /* ms */
 	int have_seed;
 	uint64_t seed;
 	size_t history;
 	size_t max_message;
+	int log_requests; /* log every plain HTTP request ("request" event) */
 	void (*log)(void *arg, const struct wsk_log_rec *rec);
 	void *log_arg;
 };
