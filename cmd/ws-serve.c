@@ -30,19 +30,24 @@ static void usage(FILE *f)
 	    f,
 	    "usage: ws-serve [-hqVv] [-p port] [--host addr] [--web dir]\n"
 	    "                [--interval min-max] [--seed n] [--history n]\n"
-	    "                [--max-message bytes] [--log-format text|json]\n"
+	    "                [--max-message bytes] [--max-queue bytes]\n"
+	    "                [--log-format text|json]\n"
 	    "\n"
 	    "  -p, --port PORT         TCP port (default 3000; 0 picks a free "
 	    "one)\n"
 	    "      --host ADDR         address to bind (default 127.0.0.1)\n"
-	    "      --web DIR           web page folder (default: the installed "
-	    "page)\n"
+	    "      --web DIR           web page folder (default: web/ of the\n"
+	    "                          checkout when run from one, else the\n"
+	    "                          installed page)\n"
 	    "      --interval MIN-MAX  ms between updates of one event "
 	    "(default 2000-7000)\n"
 	    "      --seed N            make the simulation reproducible\n"
 	    "      --history N         updates kept for resuming clients "
 	    "(default 1024)\n"
 	    "      --max-message BYTES largest client message (default 64K)\n"
+	    "      --max-queue BYTES   unsent bytes before a slow client is "
+	    "closed\n"
+	    "                          with 1008 (default 1M)\n"
 	    "      --log-format FMT    text (default) or json\n"
 	    "  -q, --quiet             log only warnings and errors\n"
 	    "  -v, --verbose           also log every HTTP request\n"
@@ -147,6 +152,7 @@ static void parse(int argc, char **argv, struct options *o)
 		OPT_SEED,
 		OPT_HISTORY,
 		OPT_MAXMSG,
+		OPT_MAXQUEUE,
 		OPT_LOGFMT,
 	};
 	static const struct option longopts[] = {
@@ -157,6 +163,7 @@ static void parse(int argc, char **argv, struct options *o)
 	    {"seed", required_argument, NULL, OPT_SEED},
 	    {"history", required_argument, NULL, OPT_HISTORY},
 	    {"max-message", required_argument, NULL, OPT_MAXMSG},
+	    {"max-queue", required_argument, NULL, OPT_MAXQUEUE},
 	    {"log-format", required_argument, NULL, OPT_LOGFMT},
 	    {"quiet", no_argument, NULL, 'q'},
 	    {"verbose", no_argument, NULL, 'v'},
@@ -177,6 +184,7 @@ static void parse(int argc, char **argv, struct options *o)
 	o->srv.interval_max = 7000;
 	o->srv.history = 1024;
 	o->srv.max_message = 64 * 1024;
+	o->srv.max_queue = 1024 * 1024;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":p:qvhV", longopts, NULL)) != -1) {
 		switch (c) {
@@ -217,6 +225,12 @@ static void parse(int argc, char **argv, struct options *o)
 					   sizeof(err)))
 				die_usage("--max-message: %s%s", err, "");
 			o->srv.max_message = (size_t)sz;
+			break;
+		case OPT_MAXQUEUE:
+			if (wsk_parse_size(optarg, 1024, (uint64_t)1 << 32, &sz,
+					   err, sizeof(err)))
+				die_usage("--max-queue: %s%s", err, "");
+			o->srv.max_queue = (size_t)sz;
 			break;
 		case OPT_LOGFMT:
 			if (strcmp(optarg, "json") == 0)

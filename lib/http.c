@@ -156,6 +156,10 @@ int wsk_http_feed(struct wsk_http *h, const char *data, size_t len,
 		 * one ended. http-parser stops just before the byte after the
 		 * message when paused from on_message_complete. */
 		http_parser_pause(&h->p, 0);
+		/* Paused from on_headers_complete (responses), it stops on
+		 * the LF that ends the head without consuming it. */
+		if (h->p.type == HTTP_RESPONSE && n < len && data[n] == '\n')
+			*used = n + 1;
 		return WSK_HTTP_DONE;
 	}
 	if (e != HPE_OK)

@@ -870,6 +870,15 @@ static void on_update(void *arg, uint64_t seq, const char *json, size_t len)
 	wsk_history_push(&s->history, seq, frame);
 	for (c = s->hub; c; c = next) {
 		next = c->hnext;
+		/* A client that does not read must not grow the server: past
+		 * max_queue unsent bytes it is closed (the close frame itself
+		 * is always queued). */
+		if (c->out.bytes > s->opts.max_queue) {
+			slog(s, c, WSK_LOG_WARN, "close", 1008,
+			     "client too slow", 0);
+			ws_close(c, 1008, "client too slow");
+			continue;
+		}
 		push(c, frame);
 	}
 	wsk_chunk_unref(frame);

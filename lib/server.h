@@ -43,6 +43,7 @@ struct wsk_server_opts {
 	uint64_t seed;
 	size_t history;
 	size_t max_message;
+	size_t max_queue; /* unsent bytes past which a client is closed, 1008 */
 	int log_requests; /* log every plain HTTP request ("request" event) */
 	void (*log)(void *arg, const struct wsk_log_rec *rec);
 	void *log_arg;

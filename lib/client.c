@@ -1,0 +1,1047 @@
+#include "client.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <openssl/rand.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <wslay/wslay.h>
+
+#include "buf.h"
+#include "handshake.h"
+
+#define READ_BUF_SIZE 65536
+#define MAX_IOV 16
+
+struct wsk_client_loop {
+	uv_loop_t *loop;
+	char buf[READ_BUF_SIZE];
+};
+
+/* The states run in this order; ST_DONE means the handles are closing and
+ * on_close is on its way. */
+enum state {
+	ST_RESOLVE,
+	ST_CONNECT,
+	ST_HANDSHAKE,
+	ST_OPEN,
+	ST_CLOSING,
+	ST_DONE,
+};
+
+enum tcp_state { TCP_NONE, TCP_ACTIVE, TCP_RECYCLING };
+
+/* Everything only needed until the connection opens: the resolver request,
+ * the address list and the reply parser (about 9 KiB) would be dead weight
+ * on an open connection, so they live apart and go at on_open. */
+struct setup {
+	uv_getaddrinfo_t gai;
+	uv_connect_t creq;
+	struct addrinfo *ai, *next;
+	struct sockaddr_storage given, bind, peer;
+	int has_given, given_used, has_bind, gai_active;
+	char *host;
+	char port[8];
+	char *request;
+	size_t request_len;
+	char *protocol; /* asked for: comma-separated, or NULL */
+	char key[WSK_KEY_LEN];
+	uint64_t t_start, t_connect, t_sent, resolve_us, connect_us;
+	int last_err; /* libuv error of the last connect attempt */
+	struct wsk_http http;
+};
+
+struct wsk_client {
+	uv_tcp_t tcp;
+	uv_timer_t timer;
+	uv_write_t wreq;
+	struct wsk_client_loop *cl;
+	struct wsk_client_cbs cbs;
+	void *user_data;
+	struct setup *setup;
+	wslay_event_context_ptr ws;
+	struct wsk_outq outq;
+	size_t inflight;   /* bytes handed to the uv_write under way */
+	const uint8_t *in; /* the slice wslay's recv callback drains */
+	size_t in_len;
+	uint64_t max_message, connect_timeout_ms, close_timeout_ms;
+	enum state st;
+	enum tcp_state tcp_state;
+	int pending; /* handle closes and resolver calls outstanding */
+	int in_recv; /* inside wslay_event_recv: queue, do not send */
+	int opened, failing, blocked;
+	int error, http_status;
+	char reason[124];
+	char message[192];
+};
+
+static void flush(struct wsk_client *c);
+
+const char *wsk_client_strerror(int err)
+{
+	switch (err) {
+	case WSK_CLIENT_E_RESOLVE: return "cannot resolve host";
+	case WSK_CLIENT_E_CONNECT: return "cannot connect";
+	case WSK_CLIENT_E_TIMEOUT: return "connect timed out";
+	case WSK_CLIENT_E_HANDSHAKE: return "handshake failed";
+	case WSK_CLIENT_E_LOST: return "connection lost";
+	case WSK_CLIENT_E_PROTOCOL: return "protocol error";
+	case WSK_CLIENT_E_CLOSE_TIMEOUT: return "close timed out";
+	case WSK_CLIENT_E_ABORTED: return "aborted";
+	case WSK_CLIENT_E_TLS: return "wss:// is not supported yet";
+	default: break;
+	}
+	/* libuv's codes are -errno on Unix, and its names cover both. */
+	return err < 0 && err > -1000 ? uv_strerror(err) : "unknown error";
+}
+
+struct wsk_client_loop *wsk_client_loop_new(uv_loop_t *loop)
+{
+	struct wsk_client_loop *cl = malloc(sizeof(*cl));
+
+	if (cl)
+		cl->loop = loop;
+	return cl;
+}
+
+void wsk_client_loop_free(struct wsk_client_loop *cl)
+{
+	free(cl);
+}
+
+static void free_setup(struct setup *s)
+{
+	if (!s)
+		return;
+	if (s->ai)
+		uv_freeaddrinfo(s->ai);
+	free(s->host);
+	free(s->request);
+	free(s->protocol);
+	free(s);
+}
+
+/* The last step: every handle is closed and no request is outstanding. */
+static void complete(struct wsk_client *c)
+{
+	struct wsk_client_close info = {0};
+
+	info.opened = c->opened;
+	info.error = c->error;
+	info.code = WSLAY_CODE_ABNORMAL_CLOSURE;
+	if (c->ws && wslay_event_get_close_received(c->ws))
+		info.code = wslay_event_get_status_code_received(c->ws);
+	if (c->ws && wslay_event_get_close_sent(c->ws))
+		info.sent_code = wslay_event_get_status_code_sent(c->ws);
+	info.reason = c->reason;
+	info.message = c->error ? c->message : "";
+	info.http_status = c->http_status;
+	c->cbs.on_close(c, &info, c->user_data);
+	if (c->ws)
+		wslay_event_context_free(c->ws);
+	wsk_outq_release(&c->outq);
+	free_setup(c->setup);
+	free(c);
+}
+
+static void handle_closed(uv_handle_t *h)
+{
+	struct wsk_client *c = h->data;
+
+	if (--c->pending == 0 && c->st == ST_DONE)
+		complete(c);
+}
+
+/* Ends the connection: closes the handles, and on_close follows from the
+ * last close callback. The first error recorded is the one reported. */
+static void finish(struct wsk_client *c, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void finish(struct wsk_client *c, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (c->st == ST_DONE)
+		return;
+	c->st = ST_DONE;
+	if (err && !c->error) {
+		c->error = err;
+		va_start(ap, fmt);
+		vsnprintf(c->message, sizeof(c->message), fmt, ap);
+		va_end(ap);
+	}
+	uv_close((uv_handle_t *)&c->timer, handle_closed);
+	c->pending++;
+	if (c->tcp_state == TCP_ACTIVE) {
+		uv_close((uv_handle_t *)&c->tcp, handle_closed);
+		c->pending++;
+		c->tcp_state = TCP_NONE;
+	}
+	if (c->setup && c->setup->gai_active)
+		uv_cancel((uv_req_t *)&c->setup->gai);
+}
+
+/* A read or write failed, or the peer hung up. */
+static void fail_io(struct wsk_client *c, int err)
+{
+	if (c->st < ST_OPEN) {
+		finish(c, WSK_CLIENT_E_HANDSHAKE, "%s",
+		       err == UV_EOF
+			       ? "server closed the connection during the "
+				 "handshake"
+			       : uv_strerror(err));
+	} else if (c->ws && wslay_event_get_close_received(c->ws)) {
+		/* The server closed cleanly and did not wait for our echo. */
+		finish(c, 0, NULL);
+	} else {
+		finish(c, WSK_CLIENT_E_LOST, "%s",
+		       err == UV_EOF ? "connection closed without a close "
+				       "frame"
+				     : uv_strerror(err));
+	}
+}
+
+/* After a close handshake, or after our protocol-error close went out,
+ * nothing is left to do once the queue has reached the kernel. */
+static void check_done(struct wsk_client *c)
+{
+	if (c->st == ST_DONE || !c->ws || c->outq.bytes || c->inflight)
+		return;
+	if (wslay_event_get_close_sent(c->ws) &&
+	    (wslay_event_get_close_received(c->ws) || c->failing))
+		finish(c, 0, NULL);
+}
+
+static void write_cb(uv_write_t *req, int status)
+{
+	struct wsk_client *c = req->data;
+	size_t n = c->inflight;
+
+	c->inflight = 0;
+	if (c->st == ST_DONE)
+		return;
+	if (status < 0) {
+		fail_io(c, status);
+		return;
+	}
+	wsk_outq_consume(&c->outq, n);
+	flush(c);
+	if (c->st == ST_DONE || c->inflight || c->outq.bytes)
+		return;
+	if (c->blocked) {
+		c->blocked = 0;
+		if (c->cbs.on_drain)
+			c->cbs.on_drain(c, c->user_data);
+	}
+	check_done(c);
+}
+
+/* Writes what the socket takes now, and hands the rest to one uv_write;
+ * the chunks stay referenced by the queue until write_cb consumes them. */
+static void flush(struct wsk_client *c)
+{
+	uv_buf_t iov[MAX_IOV];
+	unsigned n, i;
+	size_t total;
+	int r;
+
+	if (c->inflight || c->tcp_state != TCP_ACTIVE || c->st == ST_DONE)
+		return;
+	while (c->outq.bytes) {
+		n = wsk_outq_iov(&c->outq, 0, iov, MAX_IOV);
+		for (total = 0, i = 0; i < n; i++)
+			total += iov[i].len;
+		r = uv_try_write((uv_stream_t *)&c->tcp, iov, n);
+		if (r == UV_EAGAIN)
+			break;
+		if (r < 0) {
+			fail_io(c, r);
+			return;
+		}
+		wsk_outq_consume(&c->outq, (size_t)r);
+		if ((size_t)r < total)
+			break;
+	}
+	if (!c->outq.bytes)
+		return;
+	n = wsk_outq_iov(&c->outq, 0, iov, MAX_IOV);
+	for (total = 0, i = 0; i < n; i++)
+		total += iov[i].len;
+	r = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, iov, n, write_cb);
+	if (r < 0) {
+		fail_io(c, r);
+		return;
+	}
+	c->inflight = total;
+	c->blocked = 1;
+}
+
+/* Hands wslay's queued frames to the output queue and the socket. */
+static void pump(struct wsk_client *c)
+{
+	int r;
+
+	if (c->st == ST_DONE)
+		return;
+	r = wslay_event_send(c->ws);
+	if (r < 0) {
+		finish(c, r == WSLAY_ERR_NOMEM ? -ENOMEM : WSK_CLIENT_E_LOST,
+		       "%s", "cannot queue output: out of memory");
+		return;
+	}
+	flush(c);
+	check_done(c);
+}
+
+static ssize_t ws_send(wslay_event_context_ptr ctx, const uint8_t *data,
+		       size_t len, int flags, void *arg)
+{
+	struct wsk_client *c = arg;
+
+	(void)flags;
+	if (wsk_outq_append(&c->outq, data, len) < 0) {
+		wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
+		return -1;
+	}
+	return (ssize_t)len;
+}
+
+static ssize_t ws_recv(wslay_event_context_ptr ctx, uint8_t *buf, size_t len,
+		       int flags, void *arg)
+{
+	struct wsk_client *c = arg;
+	size_t n = len < c->in_len ? len : c->in_len;
+
+	(void)flags;
+	if (n == 0 || c->st == ST_DONE) {
+		wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+		return -1;
+	}
+	memcpy(buf, c->in, n);
+	c->in += n;
+	c->in_len -= n;
+	return (ssize_t)n;
+}
+
+static int ws_genmask(wslay_event_context_ptr ctx, uint8_t *buf, size_t len,
+		      void *arg)
+{
+	(void)ctx, (void)arg;
+	return RAND_bytes(buf, (int)len) == 1 ? 0 : -1;
+}
+
+static void ws_msg(wslay_event_context_ptr ctx,
+		   const struct wslay_event_on_msg_recv_arg *arg, void *ud)
+{
+	struct wsk_client *c = ud;
+	const uint8_t *msg = arg->msg ? arg->msg : (const uint8_t *)"";
+
+	(void)ctx;
+	switch (arg->opcode) {
+	case WSLAY_TEXT_FRAME:
+	case WSLAY_BINARY_FRAME:
+		if (c->st == ST_OPEN && c->cbs.on_message)
+			c->cbs.on_message(c, arg->opcode, msg, arg->msg_length,
+					  c->user_data);
+		break;
+	case WSLAY_PONG:
+		if (c->st == ST_OPEN && c->cbs.on_pong)
+			c->cbs.on_pong(c, msg, arg->msg_length, c->user_data);
+		break;
+	case WSLAY_CONNECTION_CLOSE:
+		if (arg->msg_length > 2) {
+			size_t n = arg->msg_length - 2;
+
+			if (n > sizeof(c->reason) - 1)
+				n = sizeof(c->reason) - 1;
+			memcpy(c->reason, msg + 2, n);
+			c->reason[n] = '\0';
+		}
+		if (c->st == ST_OPEN)
+			c->st = ST_CLOSING;
+		break;
+	default: break;
+	}
+}
+
+static const char *failure_text(uint16_t code)
+{
+	switch (code) {
+	case WSLAY_CODE_MESSAGE_TOO_BIG: return "server sent a message over";
+	case WSLAY_CODE_INVALID_FRAME_PAYLOAD_DATA:
+		return "server sent a text message that is not UTF-8";
+	default: return "server broke the WebSocket protocol";
+	}
+}
+
+/* Feeds bytes to wslay, then sends what it queued: pongs, the echo of a
+ * close, or the close for a protocol error it found. */
+static void ws_input(struct wsk_client *c, const uint8_t *data, size_t len)
+{
+	int r;
+
+	c->in = data;
+	c->in_len = len;
+	c->in_recv = 1;
+	r = wslay_event_recv(c->ws);
+	c->in_recv = 0;
+	c->in_len = 0;
+	if (c->st == ST_DONE)
+		return;
+	if (r < 0) {
+		finish(c, r == WSLAY_ERR_NOMEM ? -ENOMEM : WSK_CLIENT_E_PROTOCOL,
+		       "%s", r == WSLAY_ERR_NOMEM ? "out of memory"
+						  : "cannot read frames");
+		return;
+	}
+	/* wslay stops reading without a close from the peer only when it
+	 * fails the connection, and then it has queued a close frame. */
+	if (!c->failing && !wslay_event_get_read_enabled(c->ws) &&
+	    !wslay_event_get_close_received(c->ws)) {
+		c->failing = 1;
+		c->st = ST_CLOSING;
+		if (wslay_event_send(c->ws) < 0) {
+			finish(c, -ENOMEM, "out of memory");
+			return;
+		}
+		c->error = WSK_CLIENT_E_PROTOCOL;
+		if (wslay_event_get_status_code_sent(c->ws) ==
+		    WSLAY_CODE_MESSAGE_TOO_BIG)
+			snprintf(c->message, sizeof(c->message),
+				 "%s %llu bytes (close 1009)",
+				 failure_text(WSLAY_CODE_MESSAGE_TOO_BIG),
+				 (unsigned long long)c->max_message);
+		else
+			snprintf(c->message, sizeof(c->message),
+				 "%s (close %u)",
+				 failure_text(
+					 wslay_event_get_status_code_sent(c->ws)),
+				 wslay_event_get_status_code_sent(c->ws));
+	}
+	pump(c);
+}
+
+/* Returns 1 if got is one of the comma-separated tokens in asked. */
+static int token_in(const char *got, const char *asked)
+{
+	size_t glen = strlen(got);
+	const char *s = asked;
+
+	while (*s) {
+		const char *e;
+		size_t n;
+
+		while (*s == ' ' || *s == '\t' || *s == ',')
+			s++;
+		e = s;
+		while (*e && *e != ',')
+			e++;
+		n = (size_t)(e - s);
+		while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+			n--;
+		if (n && n == glen && strncmp(s, got, n) == 0)
+			return 1;
+		s = e;
+	}
+	return 0;
+}
+
+/* Checks the 101 reply beyond what wsk_hs_check_response knows: the
+ * subprotocol must be one we asked for, and no extension was offered. */
+static int check_reply(struct wsk_client *c)
+{
+	struct setup *s = c->setup;
+	const struct wsk_http *h = &s->http;
+	const char *why, *p, *x;
+	int status = wsk_http_status(h);
+
+	if (status != 101) {
+		c->http_status = status;
+		finish(c, WSK_CLIENT_E_HANDSHAKE,
+		       "server answered %d instead of 101", status);
+		return -1;
+	}
+	if (wsk_hs_check_response(h, s->key, &why) < 0) {
+		finish(c, WSK_CLIENT_E_HANDSHAKE, "%s", why);
+		return -1;
+	}
+	p = wsk_http_header(h, "Sec-WebSocket-Protocol");
+	if (s->protocol && (!p || !token_in(p, s->protocol))) {
+		finish(c, WSK_CLIENT_E_HANDSHAKE,
+		       "server did not accept protocol '%s'", s->protocol);
+		return -1;
+	}
+	if (!s->protocol && p && *p) {
+		finish(c, WSK_CLIENT_E_HANDSHAKE,
+		       "server chose protocol '%s' that was not asked for", p);
+		return -1;
+	}
+	x = wsk_http_header(h, "Sec-WebSocket-Extensions");
+	if (x && *x) {
+		finish(c, WSK_CLIENT_E_HANDSHAKE,
+		       "server chose extension '%s' that was not asked for", x);
+		return -1;
+	}
+	return 0;
+}
+
+static int make_ws(struct wsk_client *c)
+{
+	static const struct wslay_event_callbacks cbs = {
+		.recv_callback = ws_recv,
+		.send_callback = ws_send,
+		.genmask_callback = ws_genmask,
+		.on_msg_recv_callback = ws_msg,
+	};
+
+	if (wslay_event_context_client_init(&c->ws, &cbs, c) != 0) {
+		c->ws = NULL;
+		return -ENOMEM;
+	}
+	wslay_event_config_set_max_recv_msg_length(c->ws, c->max_message);
+	return 0;
+}
+
+static void handshake_input(struct wsk_client *c, const char *data,
+			    size_t len)
+{
+	struct setup *s = c->setup;
+	struct wsk_client_open info = {0};
+	size_t used = 0;
+	int r = wsk_http_feed(&s->http, data, len, &used);
+
+	if (r == WSK_HTTP_AGAIN)
+		return;
+	if (r < 0) {
+		finish(c, WSK_CLIENT_E_HANDSHAKE, "%s",
+		       r == WSK_HTTP_ERR_BIG ? "handshake reply head too large"
+					     : "malformed handshake reply");
+		return;
+	}
+	if (check_reply(c) < 0)
+		return;
+	if (make_ws(c) < 0) {
+		finish(c, -ENOMEM, "out of memory");
+		return;
+	}
+	uv_timer_stop(&c->timer);
+	c->st = ST_OPEN;
+	c->opened = 1;
+	info.resolve_us = s->resolve_us;
+	info.connect_us = s->connect_us;
+	info.handshake_us = (uv_hrtime() - s->t_sent) / 1000;
+	info.peer = (const struct sockaddr *)&s->peer;
+	info.request = s->request;
+	info.response = &s->http;
+	info.protocol = wsk_http_header(&s->http, "Sec-WebSocket-Protocol");
+	if (c->cbs.on_open)
+		c->cbs.on_open(c, &info, c->user_data);
+	free_setup(c->setup);
+	c->setup = NULL;
+	if (c->st == ST_DONE)
+		return;
+	/* Bytes after the head are the first frames. */
+	if (used < len)
+		ws_input(c, (const uint8_t *)data + used, len - used);
+	else
+		pump(c);
+}
+
+static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+	struct wsk_client *c = h->data;
+
+	(void)hint;
+	*buf = uv_buf_init(c->cl->buf, sizeof(c->cl->buf));
+}
+
+static void read_cb(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf)
+{
+	struct wsk_client *c = stream->data;
+
+	if (c->st == ST_DONE || n == 0)
+		return;
+	if (n < 0) {
+		fail_io(c, (int)n);
+		return;
+	}
+	if (c->st == ST_HANDSHAKE)
+		handshake_input(c, buf->base, (size_t)n);
+	else
+		ws_input(c, (const uint8_t *)buf->base, (size_t)n);
+}
+
+static void connect_next(struct wsk_client *c);
+
+static void tcp_recycled(uv_handle_t *h)
+{
+	struct wsk_client *c = h->data;
+
+	c->pending--;
+	c->tcp_state = TCP_NONE;
+	if (c->st == ST_DONE) {
+		if (c->pending == 0)
+			complete(c);
+		return;
+	}
+	connect_next(c);
+}
+
+/* A failed handle cannot connect again: close it, then try the next
+ * address from the close callback with the same embedded handle. */
+static void recycle_tcp(struct wsk_client *c)
+{
+	c->tcp_state = TCP_RECYCLING;
+	c->pending++;
+	uv_close((uv_handle_t *)&c->tcp, tcp_recycled);
+}
+
+static void on_connected(uv_connect_t *req, int status)
+{
+	struct wsk_client *c = req->data;
+	struct setup *s = c->setup;
+	int r;
+
+	if (c->st == ST_DONE)
+		return;
+	if (status < 0) {
+		s->last_err = status;
+		recycle_tcp(c);
+		return;
+	}
+	s->connect_us = (uv_hrtime() - s->t_connect) / 1000;
+	c->st = ST_HANDSHAKE;
+	uv_tcp_nodelay(&c->tcp, 1);
+	r = uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb);
+	if (r == 0)
+		r = wsk_outq_append(&c->outq, s->request, s->request_len);
+	if (r < 0) {
+		finish(c, WSK_CLIENT_E_HANDSHAKE, "%s", uv_strerror(r));
+		return;
+	}
+	s->t_sent = uv_hrtime();
+	flush(c);
+}
+
+static const struct sockaddr *next_addr(struct setup *s)
+{
+	if (s->has_given) {
+		if (s->given_used)
+			return NULL;
+		s->given_used = 1;
+		return (const struct sockaddr *)&s->given;
+	}
+	while (s->next) {
+		struct addrinfo *a = s->next;
+
+		s->next = a->ai_next;
+		if (a->ai_family == AF_INET || a->ai_family == AF_INET6)
+			return a->ai_addr;
+	}
+	return NULL;
+}
+
+static size_t sa_len(const struct sockaddr *sa)
+{
+	return sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+					 : sizeof(struct sockaddr_in);
+}
+
+static void connect_next(struct wsk_client *c)
+{
+	struct setup *s = c->setup;
+	const struct sockaddr *sa = next_addr(s);
+	int r;
+
+	if (!sa) {
+		finish(c, WSK_CLIENT_E_CONNECT, "%s",
+		       s->last_err ? uv_strerror(s->last_err)
+				   : "no address to connect to");
+		return;
+	}
+	r = uv_tcp_init(c->cl->loop, &c->tcp);
+	if (r < 0) {
+		finish(c, WSK_CLIENT_E_CONNECT, "%s", uv_strerror(r));
+		return;
+	}
+	c->tcp.data = c;
+	c->tcp_state = TCP_ACTIVE;
+	c->st = ST_CONNECT;
+	memcpy(&s->peer, sa, sa_len(sa));
+	r = 0;
+	if (s->has_bind)
+		r = uv_tcp_bind(&c->tcp, (const struct sockaddr *)&s->bind, 0);
+	if (r == 0) {
+		s->t_connect = uv_hrtime();
+		r = uv_tcp_connect(&s->creq, &c->tcp, sa, on_connected);
+	}
+	if (r < 0) {
+		s->last_err = r;
+		recycle_tcp(c);
+	}
+}
+
+static void on_resolved(uv_getaddrinfo_t *req, int status,
+			struct addrinfo *res)
+{
+	struct wsk_client *c = req->data;
+	struct setup *s = c->setup;
+
+	s->gai_active = 0;
+	c->pending--;
+	if (c->st == ST_DONE) {
+		if (res)
+			uv_freeaddrinfo(res);
+		if (c->pending == 0)
+			complete(c);
+		return;
+	}
+	s->resolve_us = (uv_hrtime() - s->t_start) / 1000;
+	if (status < 0) {
+		finish(c, WSK_CLIENT_E_RESOLVE, "cannot resolve '%s': %s",
+		       s->host, uv_strerror(status));
+		return;
+	}
+	s->ai = s->next = res;
+	connect_next(c);
+}
+
+static void on_timer(uv_timer_t *t)
+{
+	struct wsk_client *c = t->data;
+	double secs = (double)c->connect_timeout_ms / 1000;
+
+	switch (c->st) {
+	case ST_RESOLVE:
+		finish(c, WSK_CLIENT_E_TIMEOUT, "timed out resolving '%s' (%g s)",
+		       c->setup->host, secs);
+		break;
+	case ST_CONNECT:
+		finish(c, WSK_CLIENT_E_TIMEOUT, "timed out connecting (%g s)",
+		       secs);
+		break;
+	case ST_HANDSHAKE:
+		finish(c, WSK_CLIENT_E_TIMEOUT,
+		       "timed out waiting for the handshake reply (%g s)", secs);
+		break;
+	case ST_CLOSING:
+		finish(c, WSK_CLIENT_E_CLOSE_TIMEOUT,
+		       "no answer to the close frame within %g s",
+		       (double)c->close_timeout_ms / 1000);
+		break;
+	default: break;
+	}
+}
+
+static int is_tchar(unsigned char ch)
+{
+	return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+	       (ch >= '0' && ch <= '9') || (ch && strchr("!#$%&'*+-.^_`|~", ch));
+}
+
+int wsk_client_check_header(const char *line, char *err, size_t errlen)
+{
+	const char *p = line;
+
+	while (is_tchar((unsigned char)*p))
+		p++;
+	if (p == line || *p != ':') {
+		snprintf(err, errlen, "'%s' is not a header 'Name: value'",
+			 line);
+		return -EINVAL;
+	}
+	if (strpbrk(p, "\r\n")) {
+		snprintf(err, errlen, "header '%.40s...' holds a line break",
+			 line);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Returns the value of header name among the caller's lines, or NULL. */
+static const char *user_header(const struct wsk_client_opts *o,
+			       const char *name)
+{
+	size_t i, n = strlen(name);
+
+	for (i = 0; i < o->nheaders; i++) {
+		const char *h = o->headers[i];
+
+		if (strncasecmp(h, name, n) == 0 && h[n] == ':') {
+			h += n + 1;
+			while (*h == ' ' || *h == '\t')
+				h++;
+			return h;
+		}
+	}
+	return NULL;
+}
+
+struct sbuf {
+	char *p;
+	size_t len, cap;
+	int oom;
+};
+
+static void add(struct sbuf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void add(struct sbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (b->oom)
+		return;
+	for (;;) {
+		va_start(ap, fmt);
+		n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			b->oom = 1;
+			return;
+		}
+		if ((size_t)n < b->cap - b->len) {
+			b->len += (size_t)n;
+			return;
+		}
+		{
+			size_t ncap = (b->cap + (size_t)n) * 2;
+			char *np = realloc(b->p, ncap);
+
+			if (!np) {
+				b->oom = 1;
+				return;
+			}
+			b->p = np;
+			b->cap = ncap;
+		}
+	}
+}
+
+static int build_request(struct setup *s, const struct wsk_client_opts *o)
+{
+	const struct wsk_url *u = o->url;
+	struct sbuf b = {0};
+	size_t i;
+
+	b.cap = 512;
+	b.p = malloc(b.cap);
+	if (!b.p)
+		return -ENOMEM;
+	add(&b, "GET %s HTTP/1.1\r\n", u->target);
+	if (!user_header(o, "Host"))
+		add(&b, "Host: %s\r\n", u->authority);
+	add(&b, "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+		"Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n",
+	    s->key);
+	if (o->origin && !user_header(o, "Origin"))
+		add(&b, "Origin: %s\r\n", o->origin);
+	if (o->protocol && !user_header(o, "Sec-WebSocket-Protocol"))
+		add(&b, "Sec-WebSocket-Protocol: %s\r\n", o->protocol);
+	if (o->user_agent && !user_header(o, "User-Agent"))
+		add(&b, "User-Agent: %s\r\n", o->user_agent);
+	for (i = 0; i < o->nheaders; i++)
+		add(&b, "%s\r\n", o->headers[i]);
+	add(&b, "\r\n");
+	if (b.oom) {
+		free(b.p);
+		return -ENOMEM;
+	}
+	s->request = b.p;
+	s->request_len = b.len;
+	return 0;
+}
+
+static int setup_new(struct setup **out, const struct wsk_client_opts *o,
+		     char *err, size_t errlen)
+{
+	struct setup *s = calloc(1, sizeof(*s));
+	const char *proto;
+
+	if (!s)
+		goto oom;
+	wsk_http_init(&s->http, WSK_HTTP_RESPONSE);
+	s->host = strdup(o->url->host);
+	proto = o->protocol ? o->protocol
+			    : user_header(o, "Sec-WebSocket-Protocol");
+	if (proto) {
+		s->protocol = strdup(proto);
+		if (!s->protocol)
+			goto oom;
+	}
+	if (!s->host || wsk_hs_client_key(s->key) < 0 ||
+	    build_request(s, o) < 0)
+		goto oom;
+	snprintf(s->port, sizeof(s->port), "%u", o->url->port);
+	if (o->addr) {
+		memcpy(&s->given, o->addr, sa_len(o->addr));
+		s->has_given = 1;
+	}
+	if (o->bind) {
+		memcpy(&s->bind, o->bind, sa_len(o->bind));
+		s->has_bind = 1;
+	}
+	*out = s;
+	return 0;
+oom:
+	free_setup(s);
+	snprintf(err, errlen, "out of memory");
+	return -ENOMEM;
+}
+
+int wsk_client_connect(struct wsk_client **out, struct wsk_client_loop *cl,
+		       const struct wsk_client_opts *o,
+		       const struct wsk_client_cbs *cbs, void *user_data,
+		       char *err, size_t errlen)
+{
+	struct addrinfo hints = {0};
+	struct wsk_client *c;
+	size_t i;
+	int r;
+
+	if (!o->url || !cbs->on_close) {
+		snprintf(err, errlen, "no URL or no on_close callback");
+		return -EINVAL;
+	}
+	/* TLS will sit between the socket and the same input and output
+	 * paths (read_cb -> decrypt -> handshake_input/ws_input, and
+	 * outq -> encrypt -> socket); until then wss:// stops here. */
+	if (o->url->is_tls) {
+		snprintf(err, errlen, "wss:// is not supported yet");
+		return WSK_CLIENT_E_TLS;
+	}
+	for (i = 0; i < o->nheaders; i++) {
+		r = wsk_client_check_header(o->headers[i], err, errlen);
+		if (r < 0)
+			return r;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	r = setup_new(&c->setup, o, err, errlen);
+	if (r < 0) {
+		free(c);
+		return r;
+	}
+	c->cl = cl;
+	c->cbs = *cbs;
+	c->user_data = user_data;
+	c->max_message = o->max_message ? o->max_message
+					: WSK_CLIENT_MAX_MESSAGE;
+	c->connect_timeout_ms = o->connect_timeout_ms;
+	c->wreq.data = c;
+	c->setup->creq.data = c;
+	c->setup->gai.data = c;
+	c->setup->t_start = uv_hrtime();
+	/* The resolver goes first: it is the one step that can fail here,
+	 * and no handle exists yet that would need an asynchronous close. */
+	if (!c->setup->has_given) {
+		hints.ai_family = AF_UNSPEC;
+		hints.ai_socktype = SOCK_STREAM;
+		r = uv_getaddrinfo(cl->loop, &c->setup->gai, on_resolved,
+				   c->setup->host, c->setup->port, &hints);
+		if (r < 0) {
+			snprintf(err, errlen, "cannot resolve '%s': %s",
+				 c->setup->host, uv_strerror(r));
+			free_setup(c->setup);
+			free(c);
+			return r;
+		}
+		c->setup->gai_active = 1;
+		c->pending++;
+	}
+	uv_timer_init(cl->loop, &c->timer);
+	c->timer.data = c;
+	if (o->connect_timeout_ms)
+		uv_timer_start(&c->timer, on_timer, o->connect_timeout_ms, 0);
+	if (c->setup->has_given)
+		connect_next(c);
+	*out = c;
+	return 0;
+}
+
+static int queue(struct wsk_client *c, uint8_t opcode, const void *data,
+		 size_t len)
+{
+	struct wslay_event_msg m = {opcode, data, len};
+	int r;
+
+	if (c->st < ST_OPEN)
+		return -ENOTCONN;
+	if (c->st > ST_OPEN)
+		return -EPIPE;
+	r = wslay_event_queue_msg(c->ws, &m);
+	if (r == WSLAY_ERR_NOMEM)
+		return -ENOMEM;
+	if (r == WSLAY_ERR_NO_MORE_MSG)
+		return -EPIPE;
+	if (r < 0)
+		return -EINVAL;
+	/* Inside wslay_event_recv the frames go out when it returns. */
+	if (!c->in_recv)
+		pump(c);
+	return 0;
+}
+
+int wsk_client_send(struct wsk_client *c, int opcode, const void *data,
+		    size_t len)
+{
+	if (opcode != WSK_WS_TEXT && opcode != WSK_WS_BINARY)
+		return -EINVAL;
+	return queue(c, (uint8_t)opcode, data, len);
+}
+
+int wsk_client_ping(struct wsk_client *c, const void *data, size_t len)
+{
+	if (len > 125)
+		return -EINVAL;
+	return queue(c, WSLAY_PING, data, len);
+}
+
+int wsk_client_close(struct wsk_client *c, uint16_t code, const char *reason,
+		     uint64_t timeout_ms)
+{
+	size_t rlen = reason ? strlen(reason) : 0;
+	int r;
+
+	if (c->st > ST_OPEN)
+		return -EPIPE;
+	if (c->st < ST_OPEN) {
+		finish(c, WSK_CLIENT_E_ABORTED, "closed before the handshake "
+						"ended");
+		return 0;
+	}
+	/* A close frame carries at most 123 bytes of reason; cut at a UTF-8
+	 * character boundary. */
+	if (rlen > 123) {
+		rlen = 123;
+		while (rlen && ((unsigned char)reason[rlen] & 0xC0) == 0x80)
+			rlen--;
+	}
+	r = wslay_event_queue_close(c->ws, code, (const uint8_t *)reason, rlen);
+	if (r == WSLAY_ERR_INVALID_ARGUMENT)
+		return -EINVAL;
+	if (r < 0 && r != WSLAY_ERR_NO_MORE_MSG)
+		return -ENOMEM;
+	c->st = ST_CLOSING;
+	c->close_timeout_ms = timeout_ms ? timeout_ms
+					 : WSK_CLIENT_CLOSE_TIMEOUT_MS;
+	uv_timer_start(&c->timer, on_timer, c->close_timeout_ms, 0);
+	if (!c->in_recv)
+		pump(c);
+	return 0;
+}
+
+void wsk_client_abort(struct wsk_client *c)
+{
+	finish(c, WSK_CLIENT_E_ABORTED, "aborted");
+}
+
+size_t wsk_client_queued(const struct wsk_client *c)
+{
+	return c->outq.bytes;
+}

@@ -1,0 +1,188 @@
+/* One WebSocket client connection on a caller's libuv loop.
+ *
+ * A client resolves the URL's host (uv_getaddrinfo), tries every address
+ * in order until one accepts, sends the opening handshake, checks the
+ * reply, and then exchanges messages through a wslay client context. Every
+ * byte it sends goes through one struct wsk_outq, so wslay's own frames
+ * (pongs, close replies) and the caller's messages stay in order. Nothing
+ * here prints or exits, and there is no global state: a program may run
+ * many clients on one loop, and one loop per thread.
+ *
+ * Ownership. wsk_client_connect allocates the client; the library frees
+ * it after on_close returns, never earlier, and never while one of its
+ * callbacks is running. The caller must not use the pointer after
+ * on_close. Options are copied during wsk_client_connect.
+ *
+ * Callbacks never fire from inside a wsk_client_* call: they run from the
+ * loop. Inside any callback the caller may call any wsk_client_* function
+ * on any client, including the one calling back.
+ *
+ * Errors: functions return 0 (or a count) on success and a negative value
+ * on failure: -errno for system errors (-ENOMEM, -EINVAL...), or a
+ * WSK_CLIENT_E_* code below -1000. wsk_client_strerror describes both. If
+ * wsk_client_connect fails, no callback ever fires. */
+#ifndef WSK_CLIENT_H
+#define WSK_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <uv.h>
+
+#include "http.h"
+#include "url.h"
+
+enum wsk_client_error {
+	/* Could not connect (on_close with opened == 0). */
+	WSK_CLIENT_E_RESOLVE = -1101,   /* the host name did not resolve */
+	WSK_CLIENT_E_CONNECT = -1102,   /* TCP connect failed on every address */
+	WSK_CLIENT_E_TIMEOUT = -1103,   /* connect timeout: DNS, TCP and the
+					   handshake did not finish in time */
+	WSK_CLIENT_E_HANDSHAKE = -1104, /* the server refused the upgrade or
+					   its reply was wrong */
+	/* Ended after on_open (on_close with opened == 1). */
+	WSK_CLIENT_E_LOST = -1105,     /* the connection ended without a
+					  close handshake: EOF, reset */
+	WSK_CLIENT_E_PROTOCOL = -1106, /* the server broke the protocol or
+					  sent too big a message; the client
+					  sent close 1002, 1007 or 1009 */
+	WSK_CLIENT_E_CLOSE_TIMEOUT = -1107, /* no answer to our close frame
+					       within the close timeout */
+	/* Either way. */
+	WSK_CLIENT_E_ABORTED = -1108, /* wsk_client_abort, or wsk_client_close
+					 before the connection was open */
+	WSK_CLIENT_E_TLS = -1109,     /* wss:// is not supported yet */
+};
+
+/* Message opcodes, the RFC 6455 (and wslay) values. */
+enum wsk_client_opcode { WSK_WS_TEXT = 1, WSK_WS_BINARY = 2 };
+
+/* Defaults used when the matching option is 0. */
+#define WSK_CLIENT_MAX_MESSAGE (16u << 20)
+#define WSK_CLIENT_CLOSE_TIMEOUT_MS 2000
+
+/* State shared by every client on one loop: the read buffer (libuv calls
+ * read_cb right after alloc_cb, so one 64 KiB buffer serves all of them
+ * and an idle connection holds none). Later also the TLS context. */
+struct wsk_client_loop;
+
+/* Returns a new per-loop state for loop, or NULL when out of memory. */
+struct wsk_client_loop *wsk_client_loop_new(uv_loop_t *loop);
+/* Frees cl. Every client made with it must have called on_close. */
+void wsk_client_loop_free(struct wsk_client_loop *cl);
+
+struct wsk_client;
+
+struct wsk_client_opts {
+	const struct wsk_url *url;  /* required */
+	const char *const *headers; /* nheaders extra "Name: value" lines;
+				       one named Host, Origin, User-Agent or
+				       Sec-WebSocket-Protocol replaces ours */
+	size_t nheaders;
+	const char *origin;     /* Origin header, or NULL */
+	const char *protocol;   /* Sec-WebSocket-Protocol to ask for; the
+				   reply must name the same one. Or NULL. */
+	const char *user_agent; /* User-Agent header, or NULL */
+	uint64_t connect_timeout_ms; /* DNS + TCP + handshake; 0 = none */
+	uint64_t max_message; /* largest message accepted; 0 = default */
+	/* Optional: connect to this address instead of resolving url->host
+	 * (a load generator resolves once for thousands of clients), and
+	 * bind to a local address first (to spread over 127.0.0.x). */
+	const struct sockaddr *addr;
+	const struct sockaddr *bind;
+};
+
+/* What on_open reports. Pointers are valid during on_open only. */
+struct wsk_client_open {
+	uint64_t resolve_us;   /* DNS; 0 when opts.addr was given */
+	uint64_t connect_us;   /* TCP connect to the address that worked */
+	uint64_t handshake_us; /* request written to 101 reply parsed */
+	const struct sockaddr *peer;     /* the address connected to */
+	const char *request;             /* the handshake request sent */
+	const struct wsk_http *response; /* the server's 101 reply head */
+	const char *protocol; /* the subprotocol agreed on, or NULL */
+};
+
+/* What on_close reports. Pointers are valid during on_close only. */
+struct wsk_client_close {
+	int opened; /* 1 if on_open fired: the connection was lost or closed;
+		       0: it could not be established (see error) */
+	int error;  /* 0 after a close handshake (whoever began it), else a
+		       WSK_CLIENT_E_* code */
+	uint16_t code;      /* close code the server sent; 1005 if its close
+			       frame had none; 1006 if none arrived */
+	uint16_t sent_code; /* close code we sent (ours or the echo), or 0 */
+	const char *reason; /* the server's close reason, "" if none */
+	const char *message; /* for people when error != 0, such as
+				"connection refused" or "server answered
+				404"; "" when error == 0 */
+	int http_status;     /* the reply's status for
+				WSK_CLIENT_E_HANDSHAKE, else 0 */
+};
+
+struct wsk_client_cbs {
+	/* The handshake succeeded; messages may be sent from now on. */
+	void (*on_open)(struct wsk_client *c, const struct wsk_client_open *o,
+			void *user_data);
+	/* A whole text (valid UTF-8, checked by wslay) or binary message
+	 * arrived. data is valid during the call only. Not called after
+	 * wsk_client_close or wsk_client_abort. */
+	void (*on_message)(struct wsk_client *c, int opcode,
+			   const uint8_t *data, size_t len, void *user_data);
+	/* A pong frame arrived (an answer to wsk_client_ping). Optional. */
+	void (*on_pong)(struct wsk_client *c, const uint8_t *data, size_t len,
+			void *user_data);
+	/* Everything queued was handed to the kernel, after a time when the
+	 * socket could not take it at once. Optional. */
+	void (*on_drain)(struct wsk_client *c, void *user_data);
+	/* Required. Fires exactly once for every successful
+	 * wsk_client_connect, as the last callback, after the socket is
+	 * closed; c is freed when it returns. */
+	void (*on_close)(struct wsk_client *c,
+			 const struct wsk_client_close *info, void *user_data);
+};
+
+/* Starts connecting. Returns 0 with *out set, after which on_close will
+ * fire exactly once; or a negative value with a message in err (and no
+ * callback ever): WSK_CLIENT_E_TLS for wss:// ("wss:// is not supported
+ * yet"), -EINVAL for a malformed header, -ENOMEM, or a libuv error. */
+int wsk_client_connect(struct wsk_client **out, struct wsk_client_loop *cl,
+		       const struct wsk_client_opts *opts,
+		       const struct wsk_client_cbs *cbs, void *user_data,
+		       char *err, size_t errlen);
+
+/* Checks an extra header line "Name: value": a token name, a colon, no
+ * CR, LF or NUL. Returns 0, or -EINVAL with a message in err. */
+int wsk_client_check_header(const char *line, char *err, size_t errlen);
+
+/* Queues a text (WSK_WS_TEXT, must be UTF-8) or binary message. The bytes
+ * are copied. Returns 0; -ENOTCONN before on_open; -EPIPE once closing;
+ * -EINVAL for another opcode; -ENOMEM. */
+int wsk_client_send(struct wsk_client *c, int opcode, const void *data,
+		    size_t len);
+
+/* Queues a ping frame with up to 125 bytes of payload. Same returns. */
+int wsk_client_ping(struct wsk_client *c, const void *data, size_t len);
+
+/* Starts the close handshake with code (1000 normal) and a reason (cut to
+ * 123 bytes; NULL for none). When the server answers, on_close fires with
+ * error 0; after timeout_ms (0 = WSK_CLIENT_CLOSE_TIMEOUT_MS) the TCP
+ * connection is dropped and on_close reports WSK_CLIENT_E_CLOSE_TIMEOUT.
+ * Before on_open this is wsk_client_abort. Returns 0, or -EPIPE when the
+ * client is already closing (no change). */
+int wsk_client_close(struct wsk_client *c, uint16_t code, const char *reason,
+		     uint64_t timeout_ms);
+
+/* Drops the connection at once without a close frame (dead peer, giving
+ * up). on_close follows with WSK_CLIENT_E_ABORTED unless the client was
+ * already ending for another reason. */
+void wsk_client_abort(struct wsk_client *c);
+
+/* Bytes queued and not yet handed to the kernel: the backpressure
+ * measure. */
+size_t wsk_client_queued(const struct wsk_client *c);
+
+/* Returns a static description of a negative code from this module. */
+const char *wsk_client_strerror(int err);
+
+#endif
