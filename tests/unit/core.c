@@ -47,7 +47,7 @@ static void test_accept(void)
 	char out[WSK_ACCEPT_LEN];
 
 	ok(wsk_accept_key("dGhlIHNhbXBsZSBub25jZQ==", out) == 0 &&
-		   strcmp(out, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=") == 0,
+	       strcmp(out, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=") == 0,
 	   "RFC 6455 sample key gives s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
 }
 
@@ -59,10 +59,10 @@ static void test_http(void)
 	int r;
 
 	static const char up[] =
-		"GET /ws?since=3 HTTP/1.1\r\nHost: x\r\n"
-		"upgrade: WebSocket\r\nConnection: keep-alive, Upgrade\r\n"
-		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-		"Sec-WebSocket-Version: 13\r\n\r\n\x81\x80";
+	    "GET /ws?since=3 HTTP/1.1\r\nHost: x\r\n"
+	    "upgrade: WebSocket\r\nConnection: keep-alive, Upgrade\r\n"
+	    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+	    "Sec-WebSocket-Version: 13\r\n\r\n\x81\x80";
 
 	r = parse_req(h, up, &used);
 	ok(r == WSK_HTTP_DONE, "upgrade request parses");
@@ -72,36 +72,41 @@ static void test_http(void)
 	ok(used == sizeof(up) - 3,
 	   "bytes after the head are left for the frame parser");
 
-	parse_req(h,
-		  "GET / HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-		  "Sec-WebSocket-Key: c2hvcnQ=\r\nSec-WebSocket-Version: 13\r\n\r\n",
-		  &used);
+	parse_req(
+	    h,
+	    "GET / HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+	    "Sec-WebSocket-Key: c2hvcnQ=\r\nSec-WebSocket-Version: 13\r\n\r\n",
+	    &used);
 	ok(wsk_hs_check_request(h, &key, &why) == 400,
 	   "key that is not 16 bytes: 400");
-	parse_req(h,
-		  "GET / HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-		  "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-		  "Sec-WebSocket-Version: 8\r\n\r\n",
-		  &used);
+	parse_req(
+	    h,
+	    "GET / HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+	    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+	    "Sec-WebSocket-Version: 8\r\n\r\n",
+	    &used);
 	ok(wsk_hs_check_request(h, &key, &why) == 426, "version 8: 426");
-	parse_req(h,
-		  "GET / HTTP/1.0\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-		  "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-		  "Sec-WebSocket-Version: 13\r\n\r\n",
-		  &used);
+	parse_req(
+	    h,
+	    "GET / HTTP/1.0\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+	    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+	    "Sec-WebSocket-Version: 13\r\n\r\n",
+	    &used);
 	ok(wsk_hs_check_request(h, &key, &why) == 400, "HTTP/1.0: 400");
-	parse_req(h,
-		  "POST / HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-		  "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-		  "Sec-WebSocket-Version: 13\r\nContent-Length: 0\r\n\r\n",
-		  &used);
+	parse_req(
+	    h,
+	    "POST / HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+	    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+	    "Sec-WebSocket-Version: 13\r\nContent-Length: 0\r\n\r\n",
+	    &used);
 	ok(wsk_hs_check_request(h, &key, &why) == 400, "POST: 400");
 
 	/* Two pipelined requests come out one at a time. */
-	r = parse_req(h, "GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\n\r\n",
-		      &used);
+	r = parse_req(
+	    h, "GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\n\r\n",
+	    &used);
 	ok(r == WSK_HTTP_DONE && strcmp(wsk_http_url(h), "/a") == 0 &&
-		   used == strlen("GET /a HTTP/1.1\r\nHost: x\r\n\r\n"),
+	       used == strlen("GET /a HTTP/1.1\r\nHost: x\r\n\r\n"),
 	   "pipelined requests: the first stops at its end");
 	ok(parse_req(h, "GARBAGE\r\n\r\n", &used) == WSK_HTTP_ERR_BAD,
 	   "malformed request line");
@@ -112,7 +117,7 @@ static void test_http(void)
 	wsk_http_feed(h, "ng: ab", 6, &used);
 	r = wsk_http_feed(h, "c\r\n\r\n", 5, &used);
 	ok(r == WSK_HTTP_DONE && wsk_http_header(h, "x-long") &&
-		   strcmp(wsk_http_header(h, "x-long"), "abc") == 0,
+	       strcmp(wsk_http_header(h, "x-long"), "abc") == 0,
 	   "header name and value split across reads");
 
 	{
@@ -133,13 +138,13 @@ static void test_pct(void)
 	char out[64];
 
 	ok(wsk_pct_decode("EVENT%2300", 10, out) == 8 &&
-		   strcmp(out, "EVENT#00") == 0,
+	       strcmp(out, "EVENT#00") == 0,
 	   "EVENT%%2300 decodes to EVENT#00");
 	ok(wsk_pct_decode("a%2Fb%20c+", 10, out) == 6 &&
-		   strcmp(out, "a/b c+") == 0,
+	       strcmp(out, "a/b c+") == 0,
 	   "%%2F and %%20 decode, + stays");
 	ok(wsk_pct_decode("%e2%82%ac", 9, out) == 3 &&
-		   strcmp(out, "\xe2\x82\xac") == 0,
+	       strcmp(out, "\xe2\x82\xac") == 0,
 	   "lower-case hex, multi-byte");
 	ok(wsk_pct_decode("abc%2", 5, out) == -1, "truncated escape rejected");
 	ok(wsk_pct_decode("abc%", 4, out) == -1, "lone %% rejected");
@@ -209,14 +214,19 @@ static void test_frame(void)
 	wsk_chunk_unref(c);
 	memset(big, 'a', sizeof(big));
 	c = wsk_encode(e, WSLAY_TEXT_FRAME, big, 200);
-	ok(c && c->len == 204 && c->data[1] == 126, "126..65535: 16-bit length");
+	ok(c && c->len == 204 && c->data[1] == 126,
+	   "126..65535: 16-bit length");
 	wsk_chunk_unref(c);
 	c = wsk_encode(e, WSLAY_BINARY_FRAME, big, sizeof(big));
 	ok(c && c->len == sizeof(big) + 10 && c->data[1] == 127,
 	   "over 65535: 64-bit length");
 	wsk_chunk_unref(c);
 	c = wsk_encode_close(e, 1001, "bye");
-	ok(c && c->len == 7 && memcmp(c->data, "\x88\x05\x03\xe9" "bye", 7) == 0,
+	ok(c && c->len == 7 &&
+	       memcmp(c->data,
+		      "\x88\x05\x03\xe9"
+		      "bye",
+		      7) == 0,
 	   "close frame carries code and reason");
 	wsk_chunk_unref(c);
 	c = wsk_encode(e, WSLAY_PING, big, 126);
@@ -229,8 +239,8 @@ static void test_proto(void)
 	size_t n;
 	char *r;
 
-	r = wsk_proto_reply("{\"type\":\"PING\",\"timestamp\":9007199254740993}",
-			    44, 5, &n);
+	r = wsk_proto_reply(
+	    "{\"type\":\"PING\",\"timestamp\":9007199254740993}", 44, 5, &n);
 	ok(r && strcmp(r, "{\"type\":\"PONG\",\"timestamp\":9007199254740993,"
 			  "\"serverTime\":5}") == 0,
 	   "PING echoes a large integer timestamp exactly");
@@ -306,7 +316,7 @@ static int utf8_case(const char *const *parts, const size_t *lens, int n,
 		     int *msgs)
 {
 	static const struct wslay_event_callbacks cbs = {
-		f_recv, f_send, NULL, NULL, NULL, NULL, f_msg};
+	    f_recv, f_send, NULL, NULL, NULL, NULL, f_msg};
 	uint8_t wire[512];
 	size_t w = 0;
 	struct feed f = {0};
@@ -314,7 +324,8 @@ static int utf8_case(const char *const *parts, const size_t *lens, int n,
 	int i;
 
 	for (i = 0; i < n; i++) {
-		wire[w++] = (uint8_t)((i == n - 1 ? 0x80 : 0) | (i == 0 ? 1 : 0));
+		wire[w++] =
+		    (uint8_t)((i == n - 1 ? 0x80 : 0) | (i == 0 ? 1 : 0));
 		wire[w++] = (uint8_t)(0x80 | lens[i]);
 		memset(wire + w, 0, 4);
 		w += 4;
@@ -340,26 +351,31 @@ static void test_utf8(void)
 		size_t alen, blen;
 		int want;
 	} cases[] = {
-		{"valid 2-, 3-, 4-byte text", "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", NULL, 9, 0, 0},
-		{"overlong encoding of '/'", "\xc0\xaf", NULL, 2, 0, 1007},
-		{"overlong 3-byte NUL", "\xe0\x80\x80", NULL, 3, 0, 1007},
-		{"UTF-16 surrogate U+D800", "\xed\xa0\x80", NULL, 3, 0, 1007},
-		{"code point over U+10FFFF", "\xf4\x90\x80\x80", NULL, 4, 0, 1007},
-		{"truncated sequence at message end", "ab\xe2\x82", NULL, 4, 0, 1007},
-		{"lone continuation byte", "\x80", NULL, 1, 0, 1007},
-		{"valid sequence split across fragments", "\xe2\x82", "\xac", 2, 1, 0},
-		{"invalid byte in second fragment", "ok", "\xff", 2, 1, 1007},
+	    {"valid 2-, 3-, 4-byte text",
+	     "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", NULL, 9, 0, 0},
+	    {"overlong encoding of '/'", "\xc0\xaf", NULL, 2, 0, 1007},
+	    {"overlong 3-byte NUL", "\xe0\x80\x80", NULL, 3, 0, 1007},
+	    {"UTF-16 surrogate U+D800", "\xed\xa0\x80", NULL, 3, 0, 1007},
+	    {"code point over U+10FFFF", "\xf4\x90\x80\x80", NULL, 4, 0, 1007},
+	    {"truncated sequence at message end", "ab\xe2\x82", NULL, 4, 0,
+	     1007},
+	    {"lone continuation byte", "\x80", NULL, 1, 0, 1007},
+	    {"valid sequence split across fragments", "\xe2\x82", "\xac", 2, 1,
+	     0},
+	    {"invalid byte in second fragment", "ok", "\xff", 2, 1, 1007},
 	};
 	size_t i;
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		const char *parts[2] = {cases[i].a, cases[i].b};
 		size_t lens[2] = {cases[i].alen, cases[i].blen};
-		int msgs, code = utf8_case(parts, lens, cases[i].b ? 2 : 1, &msgs);
+		int msgs,
+		    code = utf8_case(parts, lens, cases[i].b ? 2 : 1, &msgs);
 
 		if (cases[i].want)
 			ok(code == cases[i].want && msgs == 0,
-			   "UTF-8: %s -> close %d", cases[i].name, cases[i].want);
+			   "UTF-8: %s -> close %d", cases[i].name,
+			   cases[i].want);
 		else
 			ok(code == 0 && msgs == 1, "UTF-8: %s accepted",
 			   cases[i].name);

@@ -7,16 +7,16 @@
 
 static int tap_n, tap_failed;
 
-#define ok(cond, ...)                                                         \
-	do {                                                                  \
-		int ok_ = (cond);                                             \
-		printf("%sok %d - ", ok_ ? "" : "not ", ++tap_n);             \
-		printf(__VA_ARGS__);                                          \
-		printf("\n");                                                 \
-		if (!ok_) {                                                   \
-			tap_failed++;                                         \
-			printf("#   failed at %s:%d\n", __FILE__, __LINE__);     \
-		}                                                             \
+#define ok(cond, ...)                                                          \
+	do {                                                                   \
+		int ok_ = (cond);                                              \
+		printf("%sok %d - ", ok_ ? "" : "not ", ++tap_n);              \
+		printf(__VA_ARGS__);                                           \
+		printf("\n");                                                  \
+		if (!ok_) {                                                    \
+			tap_failed++;                                          \
+			printf("#   failed at %s:%d\n", __FILE__, __LINE__);   \
+		}                                                              \
 	} while (0)
 
 static inline int done(void)
