@@ -45,6 +45,10 @@ struct conn {
 	struct conn *dirty_next;
 	uint8_t state;
 	uint8_t dirty, writing, frag, closing, close_sent, in_hub, paused;
+	/* Pipelined requests not yet parsed while output drains (see
+	 * http_input); at most one read's worth. */
+	char *pend;
+	size_t pendlen;
 	uint8_t
 	    finishing;	  /* end after the queue is written (lingering close) */
 	uint8_t drop_out; /* discard what wslay sends (see ctx_get) */
@@ -83,6 +87,7 @@ struct wsk_server {
 static void conn_close(struct conn *c);
 static void conn_flush(struct conn *c);
 static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf);
+static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf);
 static void conn_ws_input(struct conn *c, const uint8_t *p, size_t len);
 
 /* ---- logging ---- */
@@ -264,6 +269,7 @@ static void on_conn_closed(uv_handle_t *h)
 
 	wsk_outq_release(&c->out);
 	free(c->http);
+	free(c->pend);
 	free(c);
 	s->nconns--;
 	maybe_done(s);
@@ -341,7 +347,7 @@ static void conn_linger(struct conn *c)
 	}
 	if (c->paused) {
 		c->paused = 0;
-		uv_read_start((uv_stream_t *)&c->tcp, NULL, on_read);
+		uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, on_read);
 	}
 }
 
@@ -726,12 +732,23 @@ static void upgrade(struct conn *c, const char *rest, size_t restlen)
 		conn_ws_input(c, (const uint8_t *)rest, restlen);
 }
 
+static void http_input(struct conn *c, const char *p, size_t len);
+
 static void maybe_resume_reading(struct conn *c)
 {
-	if (c->paused && c->out.bytes < HTTP_OUT_HIGH / 2) {
-		c->paused = 0;
-		uv_read_start((uv_stream_t *)&c->tcp, NULL, on_read);
+	char *p;
+
+	if (!c->paused || c->out.bytes >= HTTP_OUT_HIGH / 2)
+		return;
+	c->paused = 0;
+	if (c->pend) {
+		p = c->pend;
+		c->pend = NULL;
+		http_input(c, p, c->pendlen);
+		free(p);
 	}
+	if (!c->paused && !c->closing && !c->finishing)
+		uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, on_read);
 }
 
 static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf)
@@ -749,6 +766,21 @@ static void http_input(struct conn *c, const char *p, size_t len)
 	int r, close = 0;
 
 	while (len && c->state == ST_HTTP && !c->finishing && !c->closing) {
+		if (c->out.bytes > HTTP_OUT_HIGH) {
+			/* A client that pipelines faster than it reads waits:
+			 * keep the rest of this read and stop reading until its
+			 * answers drain. */
+			c->pend = malloc(len);
+			if (!c->pend) {
+				conn_close(c);
+				return;
+			}
+			memcpy(c->pend, p, len);
+			c->pendlen = len;
+			c->paused = 1;
+			uv_read_stop((uv_stream_t *)&c->tcp);
+			return;
+		}
 		if (!c->http) {
 			c->http = malloc(sizeof(*c->http));
 			if (!c->http) {
