@@ -52,7 +52,8 @@ struct conn {
 	uint8_t
 	    finishing;	  /* end after the queue is written (lingering close) */
 	uint8_t drop_out; /* discard what wslay sends (see ctx_get) */
-	uint8_t opened;	  /* the handshake completed: log the disconnect */
+	uint8_t cb_failed; /* our own wslay callback failed (out of memory) */
+	uint8_t opened;	   /* the handshake completed: log the disconnect */
 	/* The peer's address, kept from accept: after a reset the socket no
 	 * longer knows it, and the disconnect line still needs it. */
 	union {
@@ -442,6 +443,7 @@ static ssize_t ws_send_cb(wslay_event_context_ptr ctx, const uint8_t *data,
 	if (c->drop_out)
 		return (ssize_t)len;
 	if (wsk_outq_append(&c->out, data, len) < 0) {
+		c->cb_failed = 1;
 		wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
 		return -1;
 	}
@@ -586,6 +588,18 @@ static void conn_ws_input(struct conn *c, const uint8_t *p, size_t len)
 		r = wslay_event_send(c->ws);
 	if (c->closing)
 		return;
+	if (r == WSLAY_ERR_CALLBACK_FAILURE && !c->cb_failed) {
+		/* The frame layer rejected the input (a fragmented or oversized
+		 * control frame, a bad length): wslay then queues a close with
+		 * no status, so drop its context and send 1002 ourselves. */
+		slog(s, c, WSK_LOG_WARN, "close", 1002, "protocol error", 0);
+		wslay_event_context_free(c->ws);
+		c->ws = NULL;
+		c->state = ST_WS;
+		ws_close(c, 1002, "protocol error");
+		conn_finish(c);
+		return;
+	}
 	if (r != 0) {
 		conn_close(c);
 		return;
