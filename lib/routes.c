@@ -33,19 +33,22 @@ int wsk_http_respond(struct wsk_outq *out, int status, const char *type,
 		     const char *extra, const void *body, size_t len, int head,
 		     int last)
 {
-	char hdr[1024];
+	char hdr[1024], clen[48] = "";
 	int n;
 
+	/* A 304 carries no body and, here, no length: the length it could
+	 * state would be the 200's, which it does not have at hand. */
+	if (status != 304)
+		snprintf(clen, sizeof(clen), "Content-Length: %zu\r\n", len);
 	n = snprintf(hdr, sizeof(hdr),
 		     "HTTP/1.1 %d %s\r\n"
 		     "Server: ws-serve/" WSK_VERSION "\r\n"
-		     "%s%s%s"
-		     "Content-Length: %zu\r\n"
+		     "%s%s%s%s"
 		     "Access-Control-Allow-Origin: *\r\n"
 		     "%s"
 		     "Connection: %s\r\n\r\n",
 		     status, reason(status), type ? "Content-Type: " : "",
-		     type ? type : "", type ? "\r\n" : "", len,
+		     type ? type : "", type ? "\r\n" : "", clen,
 		     extra ? extra : "", last ? "close" : "keep-alive");
 	if (n < 0 || (size_t)n >= sizeof(hdr))
 		return -ENOMEM;
@@ -210,7 +213,7 @@ int wsk_routes_answer(const struct wsk_routes *rt, const struct wsk_http *req,
 			 (unsigned long long)rt->events->seq);
 		snprintf(extra, sizeof(extra),
 			 "ETag: %s\r\nCache-Control: no-cache\r\n", etag);
-		if (inm && strstr(inm, etag)) {
+		if (inm && (strstr(inm, etag) || strcmp(inm, "*") == 0)) {
 			int r = wsk_http_respond(out, 304, NULL, extra, NULL, 0,
 						 1, *last);
 			return r < 0 ? r : 304;
