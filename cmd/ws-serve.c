@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
+#include <stdarg.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,46 +20,76 @@
 
 static const char *prog = "ws-serve";
 
+#define MAX_ORIGINS 64
+
 struct options {
 	struct wsk_server_opts srv;
+	struct wsk_access access;
+	const char *origins[MAX_ORIGINS];
 	int quiet, verbose, json_log;
 };
 
 static void usage(FILE *f)
 {
-	fprintf(
-	    f,
+	static const char text[] =
 	    "usage: ws-serve [-hqVv] [-p port] [--host addr] [--web dir]\n"
 	    "                [--interval min-max] [--seed n] [--history n]\n"
 	    "                [--max-message bytes] [--max-queue bytes]\n"
+	    "                [--max-clients n] [--msg-rate n/s] [--msg-burst "
+	    "n]\n"
+	    "                [--handshake-timeout secs] [--heartbeat secs]\n"
+	    "                [--token token | --token-file file]\n"
+	    "                [--allow-origin origin] [--echo]\n"
 	    "                [--log-format text|json]\n"
 	    "\n"
-	    "  -p, --port PORT         TCP port (default 3000; 0 picks a free "
+	    "  -p, --port PORT           TCP port (default 3000; 0: a free "
 	    "one)\n"
-	    "      --host ADDR         address to bind (default 127.0.0.1)\n"
-	    "      --web DIR           web page folder (default: web/ of the\n"
-	    "                          checkout when run from one, else the\n"
-	    "                          installed page)\n"
-	    "      --interval MIN-MAX  ms between updates of one event "
-	    "(default 2000-7000)\n"
-	    "      --seed N            make the simulation reproducible\n"
-	    "      --history N         updates kept for resuming clients "
-	    "(default 1024)\n"
-	    "      --max-message BYTES largest client message (default 64K)\n"
-	    "      --max-queue BYTES   unsent bytes before a slow client is "
-	    "closed\n"
-	    "                          with 1008 (default 1M)\n"
-	    "      --log-format FMT    text (default) or json\n"
-	    "  -q, --quiet             log only warnings and errors\n"
-	    "  -v, --verbose           also log every HTTP request\n"
-	    "  -h, --help              show this help\n"
-	    "  -V, --version           show the version\n");
+	    "      --host ADDR           address to bind (default 127.0.0.1)\n"
+	    "      --web DIR             web page folder (default: web/ of "
+	    "the\n"
+	    "                            checkout run from, else the "
+	    "installed\n"
+	    "                            page)\n"
+	    "      --interval MIN-MAX    ms between updates of one event\n"
+	    "                            (default 2000-7000)\n"
+	    "      --seed N              make the simulation reproducible\n"
+	    "      --history N           updates kept for resuming clients\n"
+	    "                            (default 1024)\n"
+	    "      --max-message BYTES   largest client message (default 64K)\n"
+	    "      --max-queue BYTES     unsent bytes before a client is slow\n"
+	    "                            (default 1M)\n"
+	    "      --max-clients N       open WebSockets; more get 503\n"
+	    "                            (default 20000)\n"
+	    "      --msg-rate N/s        messages per second per client\n"
+	    "                            (default 1000/s; 0: no limit)\n"
+	    "      --msg-burst N         messages at once (default 1000)\n"
+	    "      --handshake-timeout S seconds to send a request (default "
+	    "5)\n"
+	    "      --heartbeat S         ping clients every S seconds "
+	    "(default\n"
+	    "                            30; 0: never)\n"
+	    "      --token TOKEN         require Authorization: Bearer TOKEN\n"
+	    "      --token-file FILE     the same, with the token read from "
+	    "FILE\n"
+	    "      --allow-origin ORIGIN allow this Origin only (repeatable)\n"
+	    "      --echo                echo every message; no simulator\n"
+	    "      --log-format FMT      text (default) or json\n"
+	    "  -q, --quiet               log only warnings and errors\n"
+	    "  -v, --verbose             also log every HTTP request\n"
+	    "  -h, --help                show this help\n"
+	    "  -V, --version             show the version\n";
+
+	fputs(text, f);
 }
 
-static void die_usage(const char *fmt, const char *a, const char *b)
+static void die_usage(const char *fmt, ...)
 {
+	va_list ap;
+
 	fprintf(stderr, "%s: ", prog);
-	fprintf(stderr, fmt, a, b);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
 	fprintf(stderr, "\nTry '%s --help' for more information.\n", prog);
 	exit(WSK_EXIT_USAGE);
 }
@@ -143,6 +174,58 @@ static const char *default_web_dir(void)
 	return WSK_DATADIR "/web";
 }
 
+/* Reads the token from the first line of path into a static buffer. */
+static const char *read_token(const char *path)
+{
+	static char tok[512];
+	FILE *f = fopen(path, "r");
+	size_t n;
+
+	if (!f)
+		die_usage("--token-file: cannot read '%s': %s", path,
+			  strerror(errno));
+	if (!fgets(tok, sizeof(tok), f))
+		tok[0] = '\0';
+	fclose(f);
+	n = strcspn(tok, "\r\n");
+	tok[n] = '\0';
+	if (n == 0)
+		die_usage("--token-file: '%s' holds no token", path);
+	return tok;
+}
+
+static double parse_secs(const char *opt, const char *arg, double max)
+{
+	char err[WSK_ERRLEN];
+	double v;
+
+	if (wsk_parse_seconds(arg, max, &v, err, sizeof(err)))
+		die_usage("%s: %s", opt, err);
+	return v;
+}
+
+static long long parse_int(const char *opt, const char *arg, long long min,
+			   long long max)
+{
+	char err[WSK_ERRLEN];
+	long long v;
+
+	if (wsk_parse_int(arg, min, max, &v, err, sizeof(err)))
+		die_usage("%s: %s", opt, err);
+	return v;
+}
+
+static uint64_t parse_size(const char *opt, const char *arg, uint64_t min,
+			   uint64_t max)
+{
+	char err[WSK_ERRLEN];
+	uint64_t v;
+
+	if (wsk_parse_size(arg, min, max, &v, err, sizeof(err)))
+		die_usage("%s: %s", opt, err);
+	return v;
+}
+
 static void parse(int argc, char **argv, struct options *o)
 {
 	enum {
@@ -153,6 +236,15 @@ static void parse(int argc, char **argv, struct options *o)
 		OPT_HISTORY,
 		OPT_MAXMSG,
 		OPT_MAXQUEUE,
+		OPT_MAXCLIENTS,
+		OPT_MSGRATE,
+		OPT_MSGBURST,
+		OPT_HSTIMEOUT,
+		OPT_HEARTBEAT,
+		OPT_TOKEN,
+		OPT_TOKENFILE,
+		OPT_ORIGIN,
+		OPT_ECHO,
 		OPT_LOGFMT,
 	};
 	static const struct option longopts[] = {
@@ -164,6 +256,15 @@ static void parse(int argc, char **argv, struct options *o)
 	    {"history", required_argument, NULL, OPT_HISTORY},
 	    {"max-message", required_argument, NULL, OPT_MAXMSG},
 	    {"max-queue", required_argument, NULL, OPT_MAXQUEUE},
+	    {"max-clients", required_argument, NULL, OPT_MAXCLIENTS},
+	    {"msg-rate", required_argument, NULL, OPT_MSGRATE},
+	    {"msg-burst", required_argument, NULL, OPT_MSGBURST},
+	    {"handshake-timeout", required_argument, NULL, OPT_HSTIMEOUT},
+	    {"heartbeat", required_argument, NULL, OPT_HEARTBEAT},
+	    {"token", required_argument, NULL, OPT_TOKEN},
+	    {"token-file", required_argument, NULL, OPT_TOKENFILE},
+	    {"allow-origin", required_argument, NULL, OPT_ORIGIN},
+	    {"echo", no_argument, NULL, OPT_ECHO},
 	    {"log-format", required_argument, NULL, OPT_LOGFMT},
 	    {"quiet", no_argument, NULL, 'q'},
 	    {"verbose", no_argument, NULL, 'v'},
@@ -171,11 +272,10 @@ static void parse(int argc, char **argv, struct options *o)
 	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
 	};
-	char err[WSK_ERRLEN];
-	long long v;
+	char err[WSK_ERRLEN], rate[64];
 	double lo, hi;
-	uint64_t sz;
-	int c;
+	size_t n;
+	int c, token_file = 0; /* how many of --token, --token-file */
 
 	memset(o, 0, sizeof(*o));
 	o->srv.host = "127.0.0.1";
@@ -185,80 +285,126 @@ static void parse(int argc, char **argv, struct options *o)
 	o->srv.history = 1024;
 	o->srv.max_message = 64 * 1024;
 	o->srv.max_queue = 1024 * 1024;
+	o->srv.max_clients = 20000;
+	o->srv.msg_rate = 1000;
+	o->srv.msg_burst = 1000;
+	o->srv.handshake_timeout_ms = 5000;
+	o->srv.heartbeat_ms = 30000;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":p:qvhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
-			if (wsk_parse_int(optarg, 0, 65535, &v, err,
-					  sizeof(err)))
-				die_usage("--port: %s%s", err, "");
-			o->srv.port = (int)v;
+			o->srv.port =
+			    (int)parse_int("--port", optarg, 0, 65535);
 			break;
 		case OPT_HOST: o->srv.host = optarg; break;
 		case OPT_WEB: o->srv.web_dir = optarg; break;
 		case OPT_INTERVAL:
 			if (wsk_parse_range(optarg, 86400000, 1, &lo, &hi, err,
 					    sizeof(err)))
-				die_usage("--interval: %s%s", err, "");
+				die_usage("--interval: %s", err);
 			if (lo < 1)
 				die_usage(
-				    "--interval: '%s' must be at least 1 ms%s",
-				    optarg, "");
+				    "--interval: '%s' must be at least 1 ms",
+				    optarg);
 			o->srv.interval_min = (unsigned)lo;
 			o->srv.interval_max = (unsigned)hi;
 			break;
 		case OPT_SEED:
-			if (wsk_parse_int(optarg, 0, INT64_MAX, &v, err,
-					  sizeof(err)))
-				die_usage("--seed: %s%s", err, "");
 			o->srv.have_seed = 1;
-			o->srv.seed = (uint64_t)v;
+			o->srv.seed =
+			    (uint64_t)parse_int("--seed", optarg, 0, INT64_MAX);
 			break;
 		case OPT_HISTORY:
-			if (wsk_parse_int(optarg, 0, 10000000, &v, err,
-					  sizeof(err)))
-				die_usage("--history: %s%s", err, "");
-			o->srv.history = (size_t)v;
+			o->srv.history =
+			    (size_t)parse_int("--history", optarg, 0, 10000000);
 			break;
 		case OPT_MAXMSG:
-			if (wsk_parse_size(optarg, 125, 16 << 20, &sz, err,
-					   sizeof(err)))
-				die_usage("--max-message: %s%s", err, "");
-			o->srv.max_message = (size_t)sz;
+			o->srv.max_message = (size_t)parse_size(
+			    "--max-message", optarg, 125, 16 << 20);
 			break;
 		case OPT_MAXQUEUE:
-			if (wsk_parse_size(optarg, 1024, (uint64_t)1 << 32, &sz,
-					   err, sizeof(err)))
-				die_usage("--max-queue: %s%s", err, "");
-			o->srv.max_queue = (size_t)sz;
+			o->srv.max_queue = (size_t)parse_size(
+			    "--max-queue", optarg, 1024, (uint64_t)1 << 32);
 			break;
+		case OPT_MAXCLIENTS:
+			o->srv.max_clients = (long)parse_int(
+			    "--max-clients", optarg, 1, 10000000);
+			break;
+		case OPT_MSGRATE:
+			/* "N/s" as written in the docs, or a bare N. */
+			n = strlen(optarg);
+			if (n >= sizeof(rate))
+				die_usage("--msg-rate: '%s' is too long",
+					  optarg);
+			memcpy(rate, optarg, n + 1);
+			if (n > 2 && strcmp(rate + n - 2, "/s") == 0)
+				rate[n - 2] = '\0';
+			o->srv.msg_rate = parse_secs("--msg-rate", rate, 1e9);
+			break;
+		case OPT_MSGBURST:
+			o->srv.msg_burst = (double)parse_int(
+			    "--msg-burst", optarg, 1, 1000000);
+			break;
+		case OPT_HSTIMEOUT:
+			o->srv.handshake_timeout_ms =
+			    (unsigned)(1000 * parse_secs("--handshake-timeout",
+							 optarg, 3600));
+			if (o->srv.handshake_timeout_ms == 0)
+				die_usage(
+				    "--handshake-timeout: must be above 0");
+			break;
+		case OPT_HEARTBEAT:
+			o->srv.heartbeat_ms =
+			    (unsigned)(1000 * parse_secs("--heartbeat", optarg,
+							 86400));
+			break;
+		case OPT_TOKEN:
+			o->access.token = optarg;
+			token_file++;
+			break;
+		case OPT_TOKENFILE:
+			o->access.token = read_token(optarg);
+			token_file++;
+			break;
+		case OPT_ORIGIN:
+			if (o->access.norigins == MAX_ORIGINS)
+				die_usage("--allow-origin: at most %d origins",
+					  MAX_ORIGINS);
+			o->origins[o->access.norigins++] = optarg;
+			break;
+		case OPT_ECHO: o->srv.echo = 1; break;
 		case OPT_LOGFMT:
 			if (strcmp(optarg, "json") == 0)
 				o->json_log = 1;
 			else if (strcmp(optarg, "text") != 0)
 				die_usage(
-				    "--log-format: '%s' is not text or json%s",
-				    optarg, "");
+				    "--log-format: '%s' is not text or json",
+				    optarg);
 			break;
 		case 'q': o->quiet = 1; break;
 		case 'v': o->verbose = 1; break;
 		case 'h': usage(stdout); exit(0);
 		case 'V': printf("ws-serve %s\n", WSK_VERSION); exit(0);
 		case ':':
-			die_usage("option '%s' needs a value%s",
-				  argv[optind - 1], "");
+			die_usage("option '%s' needs a value",
+				  argv[optind - 1]);
 			break;
-		default:
-			die_usage("unknown option '%s'%s", argv[optind - 1],
-				  "");
+		default: die_usage("unknown option '%s'", argv[optind - 1]);
 		}
 	}
 	if (optind < argc)
-		die_usage("unexpected argument '%s'%s", argv[optind], "");
+		die_usage("unexpected argument '%s'", argv[optind]);
 	if (o->quiet && o->verbose)
-		die_usage("--quiet and --verbose conflict%s%s", "", "");
+		die_usage("--quiet and --verbose conflict");
+	if (token_file > 1)
+		die_usage("--token and --token-file conflict");
+	if (o->access.token && !o->access.token[0])
+		die_usage("--token: the token is empty");
 	if (!o->srv.web_dir)
 		o->srv.web_dir = default_web_dir();
+	o->access.origins = o->origins;
+	o->srv.access = &o->access;
 	o->srv.log_requests = o->verbose;
 	o->srv.log = log_cb;
 	o->srv.log_arg = o;
@@ -287,10 +433,10 @@ static void on_server_done(void *arg)
 static void on_signal(uv_signal_t *h, int signum)
 {
 	struct app *a = h->data;
+	struct wsk_log_rec rec = {WSK_LOG_INFO, "shutdown", NULL, -1, 0,
+				  signum == SIGINT ? "interrupt" : "terminated"};
 
-	if (!a->opts->quiet)
-		fprintf(stderr, "%s: %s: closing connections\n", prog,
-			signum == SIGINT ? "interrupt" : "terminated");
+	log_cb((void *)a->opts, &rec);
 	wsk_server_shutdown(a->srv, on_server_done, a);
 }
 

@@ -282,3 +282,25 @@ long wsk_pct_decode(const char *src, size_t len, char *dst)
 	dst[n] = '\0';
 	return (long)n;
 }
+
+int wsk_http_query(const char *url, const char *name, char *out, size_t outlen)
+{
+	const char *q = strchr(url, '?');
+	size_t nlen = strlen(name);
+
+	while (q) {
+		const char *v, *e;
+
+		q++;
+		e = strchrnul(q, '&');
+		if (strncmp(q, name, nlen) == 0 && q[nlen] == '=') {
+			v = q + nlen + 1;
+			if ((size_t)(e - v) >= outlen ||
+			    wsk_pct_decode(v, (size_t)(e - v), out) < 0)
+				return -1;
+			return 1;
+		}
+		q = *e ? e : NULL;
+	}
+	return 0;
+}

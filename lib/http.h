@@ -75,4 +75,9 @@ int wsk_http_header_has_token(const struct wsk_http *h, const char *name,
  * decoded NUL byte. '+' is left as is (it is a path, not a form). */
 long wsk_pct_decode(const char *src, size_t len, char *dst);
 
+/* Finds the query parameter name in url and percent-decodes its value into
+ * out. Returns 1 when found, 0 when absent, -1 when the value is malformed
+ * or does not fit in outlen bytes. */
+int wsk_http_query(const char *url, const char *name, char *out, size_t outlen);
+
 #endif

@@ -29,11 +29,11 @@ static const char *reason(int status)
 	}
 }
 
-int wsk_http_respond(struct wsk_outq *out, int status, const char *type,
-		     const char *extra, const void *body, size_t len, int head,
-		     int last)
+int wsk_reply_send(const struct wsk_reply *r, int status, const char *type,
+		   const char *extra, const void *body, size_t len)
 {
-	char hdr[1024], clen[48] = "";
+	char hdr[1536], clen[48] = "";
+	int cors_echo = r->cors && strcmp(r->cors, "*") != 0;
 	int n;
 
 	/* A 304 carries no body and, here, no length: the length it could
@@ -44,49 +44,50 @@ int wsk_http_respond(struct wsk_outq *out, int status, const char *type,
 		     "HTTP/1.1 %d %s\r\n"
 		     "Server: ws-serve/" WSK_VERSION "\r\n"
 		     "%s%s%s%s"
-		     "Access-Control-Allow-Origin: *\r\n"
-		     "%s"
+		     "Access-Control-Allow-Origin: %.300s\r\n"
+		     "%s%s"
 		     "Connection: %s\r\n\r\n",
 		     status, reason(status), type ? "Content-Type: " : "",
 		     type ? type : "", type ? "\r\n" : "", clen,
-		     extra ? extra : "", last ? "close" : "keep-alive");
+		     r->cors ? r->cors : "*",
+		     cors_echo ? "Vary: Origin\r\n" : "", extra ? extra : "",
+		     r->last ? "close" : "keep-alive");
 	if (n < 0 || (size_t)n >= sizeof(hdr))
 		return -ENOMEM;
-	if (wsk_outq_append(out, hdr, (size_t)n) < 0)
+	if (wsk_outq_append(r->out, hdr, (size_t)n) < 0)
 		return -ENOMEM;
-	if (!head && len && wsk_outq_append(out, body, len) < 0)
+	if (!r->head && len && wsk_outq_append(r->out, body, len) < 0)
 		return -ENOMEM;
 	return 0;
 }
 
-static int json_error(struct wsk_outq *out, int status, const char *msg,
-		      const char *id, const char *extra, int head, int last)
+int wsk_reply_error(const struct wsk_reply *r, int status, const char *msg,
+		    const char *id, const char *extra)
 {
 	json_t *j = id ? json_pack("{s:s,s:s}", "error", msg, "id", id)
 		       : json_pack("{s:s}", "error", msg);
 	char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
-	int r;
+	int rc;
 
 	json_decref(j);
 	if (!s)
 		return -ENOMEM;
-	r = wsk_http_respond(out, status, "application/json", extra, s,
-			     strlen(s), head, last);
+	rc = wsk_reply_send(r, status, "application/json", extra, s, strlen(s));
 	free(s);
-	return r < 0 ? r : status;
+	return rc < 0 ? rc : status;
 }
 
-static int send_json(struct wsk_outq *out, char *s, size_t len,
-		     const char *extra, int head, int last)
+/* Sends and frees a JSON body made by one of the wsk_events_json_*. */
+static int send_json(const struct wsk_reply *r, char *s, size_t len,
+		     const char *extra)
 {
-	int r;
+	int rc;
 
 	if (!s)
 		return -ENOMEM;
-	r = wsk_http_respond(out, 200, "application/json", extra, s, len, head,
-			     last);
+	rc = wsk_reply_send(r, 200, "application/json", extra, s, len);
 	free(s);
-	return r < 0 ? r : 200;
+	return rc < 0 ? rc : 200;
 }
 
 static const char *content_type(const char *path)
@@ -133,32 +134,28 @@ static int static_path_ok(const char *p)
 }
 
 static int serve_static(const struct wsk_routes *rt, const char *path,
-			struct wsk_outq *out, int head, int last)
+			const struct wsk_reply *r)
 {
 	char full[4096];
 	struct stat st;
 	struct wsk_chunk *body;
-	ssize_t n;
-	int fd, r;
+	ssize_t n = 0;
+	int fd, rc;
 
 	if (!rt->web_dir || !static_path_ok(path))
-		return json_error(out, 404, "not found", NULL, NULL, head,
-				  last);
+		return wsk_reply_error(r, 404, "not found", NULL, NULL);
 	if (strcmp(path, "/") == 0)
 		path = "/index.html";
 	if ((size_t)snprintf(full, sizeof(full), "%s%s", rt->web_dir, path) >=
 	    sizeof(full))
-		return json_error(out, 404, "not found", NULL, NULL, head,
-				  last);
+		return wsk_reply_error(r, 404, "not found", NULL, NULL);
 	fd = open(full, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
-		return json_error(out, 404, "not found", NULL, NULL, head,
-				  last);
+		return wsk_reply_error(r, 404, "not found", NULL, NULL);
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
 	    st.st_size > MAX_STATIC) {
 		close(fd);
-		return json_error(out, 404, "not found", NULL, NULL, head,
-				  last);
+		return wsk_reply_error(r, 404, "not found", NULL, NULL);
 	}
 	/* Small files read whole: the page is a few kilobytes, and a blocking
 	 * read of a local file is cheaper than a thread-pool round trip. */
@@ -167,18 +164,18 @@ static int serve_static(const struct wsk_routes *rt, const char *path,
 		close(fd);
 		return -ENOMEM;
 	}
-	n = head ? 0 : read(fd, body->data, (size_t)st.st_size);
+	if (!r->head)
+		n = read(fd, body->data, (size_t)st.st_size);
 	close(fd);
-	if (n < 0) {
+	if (n < 0 || (!r->head && n != st.st_size)) {
 		wsk_chunk_unref(body);
-		return json_error(out, 500, "cannot read file", NULL, NULL,
-				  head, 1);
+		return wsk_reply_error(r, 500, "cannot read file", NULL, NULL);
 	}
-	r = wsk_http_respond(out, 200, content_type(path),
-			     "Cache-Control: no-cache\r\n", body->data,
-			     head ? (size_t)st.st_size : (size_t)n, head, last);
+	rc = wsk_reply_send(r, 200, content_type(path),
+			    "Cache-Control: no-cache\r\n", body->data,
+			    (size_t)st.st_size);
 	wsk_chunk_unref(body);
-	return r < 0 ? r : 200;
+	return rc < 0 ? rc : 200;
 }
 
 int wsk_routes_answer(const struct wsk_routes *rt, const struct wsk_http *req,
@@ -186,25 +183,34 @@ int wsk_routes_answer(const struct wsk_routes *rt, const struct wsk_http *req,
 {
 	const char *method = wsk_http_method(req);
 	const char *url = wsk_http_url(req);
-	int head = strcmp(method, "HEAD") == 0;
+	struct wsk_reply r = {out, strcmp(method, "HEAD") == 0,
+			      !wsk_http_keep_alive(req), "*"};
 	char path[WSK_HTTP_MAX_HEAD];
 	const char *q = strchr(url, '?');
 	size_t plen = q ? (size_t)(q - url) : strlen(url);
-	char etag[64];
-	char extra[128];
-	char *json;
+	char etag[64], extra[128];
 	size_t len = 0;
-	int i;
+	char *json;
+	int i, rc;
 
-	*last = !wsk_http_keep_alive(req);
-	if (!head && strcmp(method, "GET") != 0)
-		return json_error(out, 405, "method not allowed", NULL,
-				  "Allow: GET, HEAD\r\n", 0, *last);
+	*last = r.last;
+	if (wsk_access_origin(rt->access, req, &r.cors))
+		return wsk_reply_error(&r, 403, "origin not allowed", NULL,
+				       NULL);
+	if (!r.head && strcmp(method, "GET") != 0)
+		return wsk_reply_error(&r, 405, "method not allowed", NULL,
+				       "Allow: GET, HEAD\r\n");
 	if (url[0] != '/' || wsk_pct_decode(url, plen, path) < 0) {
-		*last = 1;
-		return json_error(out, 400, "bad request target", NULL, NULL,
-				  head, 1);
+		*last = r.last = 1;
+		return wsk_reply_error(&r, 400, "bad request target", NULL,
+				       NULL);
 	}
+	if ((strcmp(path, "/events") == 0 ||
+	     strncmp(path, "/events/", 8) == 0 ||
+	     strcmp(path, "/metrics") == 0) &&
+	    wsk_access_token(rt->access, req))
+		return wsk_reply_error(&r, 401, "unauthorized", NULL,
+				       "WWW-Authenticate: Bearer\r\n");
 	if (strcmp(path, "/events") == 0 || strcmp(path, "/events/") == 0) {
 		const char *inm = wsk_http_header(req, "If-None-Match");
 
@@ -214,21 +220,19 @@ int wsk_routes_answer(const struct wsk_routes *rt, const struct wsk_http *req,
 		snprintf(extra, sizeof(extra),
 			 "ETag: %s\r\nCache-Control: no-cache\r\n", etag);
 		if (inm && (strstr(inm, etag) || strcmp(inm, "*") == 0)) {
-			int r = wsk_http_respond(out, 304, NULL, extra, NULL, 0,
-						 1, *last);
-			return r < 0 ? r : 304;
+			rc = wsk_reply_send(&r, 304, NULL, extra, NULL, 0);
+			return rc < 0 ? rc : 304;
 		}
 		json = wsk_events_json_all(rt->events, &len);
-		return send_json(out, json, len, extra, head, *last);
+		return send_json(&r, json, len, extra);
 	}
 	if (strncmp(path, "/events/", 8) == 0) {
 		i = wsk_events_find(rt->events, path + 8);
 		if (i < 0)
-			return json_error(out, 404, "not found", path + 8, NULL,
-					  head, *last);
+			return wsk_reply_error(&r, 404, "not found", path + 8,
+					       NULL);
 		json = wsk_events_json_one(rt->events, i, &len);
-		return send_json(out, json, len, "Cache-Control: no-cache\r\n",
-				 head, *last);
+		return send_json(&r, json, len, "Cache-Control: no-cache\r\n");
 	}
 	if (strcmp(path, "/health") == 0) {
 		json_t *j = json_pack(
@@ -236,11 +240,11 @@ int wsk_routes_answer(const struct wsk_routes *rt, const struct wsk_http *req,
 		    (json_int_t)rt->clients(rt->arg), "epoch",
 		    rt->events->epoch, "seq", (json_int_t)rt->events->seq,
 		    "uptime_ms", (json_int_t)(wsk_now_ms() - rt->started_ms));
-		char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
 
+		json = j ? json_dumps(j, JSON_COMPACT) : NULL;
 		json_decref(j);
-		return send_json(out, s, s ? strlen(s) : 0,
-				 "Cache-Control: no-cache\r\n", head, *last);
+		return send_json(&r, json, json ? strlen(json) : 0,
+				 "Cache-Control: no-cache\r\n");
 	}
-	return serve_static(rt, path, out, head, *last);
+	return serve_static(rt, path, &r);
 }

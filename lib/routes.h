@@ -4,28 +4,41 @@
 #ifndef WSK_ROUTES_H
 #define WSK_ROUTES_H
 
+#include "access.h"
 #include "buf.h"
 #include "events.h"
 #include "http.h"
 
 struct wsk_routes {
 	const struct wsk_events *events;
+	const struct wsk_access *access;
 	const char *web_dir;	    /* NULL: no static files */
 	long (*clients)(void *arg); /* open WebSocket clients, for /health */
 	void *arg;
 	int64_t started_ms;
 };
 
+/* Where and how one answer goes. */
+struct wsk_reply {
+	struct wsk_outq *out;
+	int head;	  /* HEAD request: headers only */
+	int last;	  /* Connection: close */
+	const char *cors; /* Access-Control-Allow-Origin value */
+};
+
 /* Answers req into out. Returns the HTTP status sent, or -ENOMEM. Sets
- * *close when the connection must close after the answer. */
+ * *last when the connection must close after the answer. */
 int wsk_routes_answer(const struct wsk_routes *rt, const struct wsk_http *req,
 		      struct wsk_outq *out, int *last);
 
-/* Appends a complete response with a JSON or text body. extra holds
- * additional header lines, each ending in CRLF, or NULL. A HEAD request
- * (head set) gets the headers only. Returns 0 or -ENOMEM. */
-int wsk_http_respond(struct wsk_outq *out, int status, const char *type,
-		     const char *extra, const void *body, size_t len, int head,
-		     int last);
+/* Appends a complete response. extra holds additional header lines, each
+ * ending in CRLF, or NULL. Returns 0 or -ENOMEM. */
+int wsk_reply_send(const struct wsk_reply *r, int status, const char *type,
+		   const char *extra, const void *body, size_t len);
+
+/* Appends a JSON error response {"error":msg[,"id":id]}. Returns status or
+ * -ENOMEM. */
+int wsk_reply_error(const struct wsk_reply *r, int status, const char *msg,
+		    const char *id, const char *extra);
 
 #endif

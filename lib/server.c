@@ -14,12 +14,15 @@
 #include "history.h"
 #include "http.h"
 #include "proto.h"
+#include "access.h"
 #include "routes.h"
 
 #define READ_BUF (64 * 1024)
 #define IOV_MAX_WRITE 64
 #define CTX_POOL 64
 #define CLOSE_WAIT_MS 2000
+/* A client over --max-queue gets this long to drain before it is closed. */
+#define SLOW_GRACE_MS 10000
 /* A connection whose unsent bytes pass this stops reading requests until
  * they drain, so pipelined requests cannot grow the queue without bound. */
 #define HTTP_OUT_HIGH (256 * 1024)
@@ -53,6 +56,12 @@ struct conn {
 	    finishing;	  /* end after the queue is written (lingering close) */
 	uint8_t drop_out; /* discard what wslay sends (see ctx_get) */
 	uint8_t cb_failed; /* our own wslay callback failed (out of memory) */
+	uint8_t missed;	   /* heartbeats sent without a frame back */
+	uint8_t lagging;   /* over --max-queue: updates are skipped */
+	float tokens;	   /* message rate limit bucket */
+	uint32_t tok_ms; /* loop time of the last refill (wraps; differences) */
+	uint32_t deadline; /* HTTP: the request must be complete by this loop
+			    * time (ms, wraps); lagging: the drain deadline */
 	uint8_t opened;	   /* the handshake completed: log the disconnect */
 	/* The peer's address, kept from accept: after a reset the socket no
 	 * longer knows it, and the disconnect line still needs it. */
@@ -69,6 +78,8 @@ struct wsk_server {
 	uv_tcp_t listener;
 	uv_prepare_t flusher;
 	uv_timer_t shutdown_timer;
+	uv_timer_t sweeper;   /* deadlines: slow handshakes, slow readers */
+	uv_timer_t heartbeat; /* server pings */
 	struct wsk_events events;
 	struct wsk_history history;
 	struct wsk_encoder *enc;
@@ -80,6 +91,7 @@ struct wsk_server {
 	long nclients, nconns;
 	int port;
 	int shutting_down, handles_open, final_close, in_recv;
+	uint64_t dropped; /* updates skipped for slow clients */
 	void (*done)(void *);
 	void *done_arg;
 	char rbuf[READ_BUF];
@@ -124,6 +136,17 @@ static void slog(struct wsk_server *s, const struct conn *c,
 	s->opts.log(s->opts.log_arg, &rec);
 }
 
+static uint32_t now32(const struct wsk_server *s)
+{
+	return (uint32_t)uv_now(s->loop);
+}
+
+/* True when loop time t has been reached, across the 32-bit wrap. */
+static int past(const struct wsk_server *s, uint32_t t)
+{
+	return (int32_t)(now32(s) - t) >= 0;
+}
+
 /* ---- output ---- */
 
 static void mark_dirty(struct conn *c)
@@ -134,6 +157,8 @@ static void mark_dirty(struct conn *c)
 	c->dirty_next = c->srv->dirty;
 	c->srv->dirty = c;
 }
+
+static void send_initial(struct conn *c);
 
 static void on_write(uv_write_t *req, int status)
 {
@@ -148,6 +173,13 @@ static void on_write(uv_write_t *req, int status)
 	}
 	wsk_outq_consume(&c->out, c->wbytes);
 	c->wbytes = 0;
+	if (c->lagging && c->out.bytes <= c->srv->opts.max_queue / 2 &&
+	    c->state == ST_WS) {
+		c->lagging = 0;
+		slog(c->srv, c, WSK_LOG_INFO, "slow-client", 0,
+		     "caught up, sending a fresh INITIAL", 0);
+		send_initial(c);
+	}
 	conn_flush(c);
 }
 
@@ -459,6 +491,7 @@ static void ws_frame_start(wslay_event_context_ptr ctx,
 	uint64_t hdr = 2 + 4; /* client frames are masked */
 
 	(void)ctx;
+	c->missed = 0; /* any frame shows the client is alive */
 	if (a->payload_length > 65535)
 		hdr += 8;
 	else if (a->payload_length > 125)
@@ -492,6 +525,24 @@ static void send_text(struct conn *c, const char *json, size_t len)
 	wsk_chunk_unref(ch);
 }
 
+/* Token bucket: --msg-burst messages at once, --msg-rate per second. */
+static int rate_ok(struct conn *c)
+{
+	const struct wsk_server *s = c->srv;
+	uint32_t now = now32(s);
+
+	if (s->opts.msg_rate <= 0)
+		return 1;
+	c->tokens += (float)((now - c->tok_ms) * s->opts.msg_rate / 1000.0);
+	if (c->tokens > (float)s->opts.msg_burst)
+		c->tokens = (float)s->opts.msg_burst;
+	c->tok_ms = now;
+	if (c->tokens < 1)
+		return 0;
+	c->tokens -= 1;
+	return 1;
+}
+
 static void ws_msg(wslay_event_context_ptr ctx,
 		   const struct wslay_event_on_msg_recv_arg *a, void *arg)
 {
@@ -503,6 +554,31 @@ static void ws_msg(wslay_event_context_ptr ctx,
 	(void)ctx;
 	if (c->state != ST_WS)
 		return;
+	if ((a->opcode == WSLAY_TEXT_FRAME ||
+	     a->opcode == WSLAY_BINARY_FRAME) &&
+	    !rate_ok(c)) {
+		static const char err[] =
+		    "{\"type\":\"ERROR\",\"error\":\"rate limit exceeded\"}";
+
+		slog(s, c, WSK_LOG_WARN, "close", 1008, "rate limit exceeded",
+		     0);
+		send_text(c, err, sizeof(err) - 1);
+		ws_close(c, 1008, "rate limit exceeded");
+		return;
+	}
+	if (s->opts.echo && (a->opcode == WSLAY_TEXT_FRAME ||
+			     a->opcode == WSLAY_BINARY_FRAME)) {
+		struct wsk_chunk *ch =
+		    wsk_encode(s->enc, a->opcode, a->msg, a->msg_length);
+
+		if (!ch) {
+			conn_close(c);
+			return;
+		}
+		push(c, ch);
+		wsk_chunk_unref(ch);
+		return;
+	}
 	if (a->opcode == WSLAY_TEXT_FRAME) {
 		reply = wsk_proto_reply((const char *)a->msg, a->msg_length,
 					wsk_now_ms(), &len);
@@ -634,40 +710,34 @@ static void reject(struct conn *c, int status, const char *why)
 {
 	const char *extra =
 	    status == 426 ? "Sec-WebSocket-Version: 13\r\n" : NULL;
-	char body[256];
-	int n = snprintf(body, sizeof(body), "{\"error\":\"%s\"}", why);
+	struct wsk_reply r = {&c->out, 0, 1, "*"};
 
+	if (status == 401)
+		extra = "WWW-Authenticate: Bearer\r\n";
 	slog(c->srv, c, WSK_LOG_WARN, "reject", status, why, 0);
-	if (wsk_http_respond(&c->out, status, "application/json", extra, body,
-			     (size_t)n, 0, 1) < 0) {
+	/* 401 and 403 say no more than their names: detail helps guessing. */
+	if (wsk_reply_error(&r, status,
+			    status == 401   ? "unauthorized"
+			    : status == 403 ? "forbidden"
+					    : why,
+			    NULL, extra) < 0) {
 		conn_close(c);
 		return;
 	}
 	conn_finish(c);
 }
 
-static int query_param(const char *url, const char *name, char *out,
-		       size_t outlen)
+static void send_initial(struct conn *c)
 {
-	const char *q = strchr(url, '?');
-	size_t nlen = strlen(name);
+	size_t len;
+	char *json = wsk_events_json_initial(&c->srv->events, &len);
 
-	while (q) {
-		const char *v, *e;
-
-		q++;
-		e = strchrnul(q, '&');
-		if (strncmp(q, name, nlen) == 0 && q[nlen] == '=') {
-			v = q + nlen + 1;
-			if ((size_t)(e - v) >= outlen)
-				return -1;
-			if (wsk_pct_decode(v, (size_t)(e - v), out) < 0)
-				return -1;
-			return 1;
-		}
-		q = *e ? e : NULL;
+	if (!json) {
+		conn_close(c);
+		return;
 	}
-	return 0;
+	send_text(c, json, len);
+	free(json);
 }
 
 /* Sends what a new client needs: the missed UPDATEs when it resumes inside
@@ -676,11 +746,11 @@ static void greet(struct conn *c, const char *url)
 {
 	struct wsk_server *s = c->srv;
 	char since_s[32], epoch[64];
-	int has_since = query_param(url, "since", since_s, sizeof(since_s)) > 0;
-	int has_epoch = query_param(url, "epoch", epoch, sizeof(epoch)) > 0;
+	int has_since =
+	    wsk_http_query(url, "since", since_s, sizeof(since_s)) > 0;
+	int has_epoch = wsk_http_query(url, "epoch", epoch, sizeof(epoch)) > 0;
 	uint64_t newest = s->events.seq, since, q;
-	char *end, *json;
-	size_t len;
+	char *end;
 
 	if (has_since && since_s[0] >= '0' && since_s[0] <= '9') {
 		since = strtoull(since_s, &end, 10);
@@ -692,13 +762,7 @@ static void greet(struct conn *c, const char *url)
 			return;
 		}
 	}
-	json = wsk_events_json_initial(&s->events, &len);
-	if (!json) {
-		conn_close(c);
-		return;
-	}
-	send_text(c, json, len);
-	free(json);
+	send_initial(c);
 }
 
 static void upgrade(struct conn *c, const char *rest, size_t restlen)
@@ -721,6 +785,18 @@ static void upgrade(struct conn *c, const char *rest, size_t restlen)
 		reject(c, 404, "no WebSocket endpoint here");
 		return;
 	}
+	if (wsk_access_origin(s->opts.access, c->http, &why)) {
+		reject(c, 403, "origin not allowed");
+		return;
+	}
+	if (wsk_access_token(s->opts.access, c->http)) {
+		reject(c, 401, "missing or wrong token");
+		return;
+	}
+	if (s->nclients >= s->opts.max_clients) {
+		reject(c, 503, "too many clients");
+		return;
+	}
 	n = wsk_hs_response(resp, sizeof(resp), key);
 	if (n < 0 || wsk_outq_append(&c->out, resp, (size_t)n) < 0) {
 		conn_close(c);
@@ -728,7 +804,10 @@ static void upgrade(struct conn *c, const char *rest, size_t restlen)
 	}
 	mark_dirty(c);
 	c->state = ST_WS;
-	greet(c, url);
+	c->tokens = (float)s->opts.msg_burst;
+	c->tok_ms = now32(s);
+	if (!s->opts.echo)
+		greet(c, url);
 	if (c->closing)
 		return;
 	free(c->http);
@@ -837,6 +916,9 @@ static void http_input(struct conn *c, const char *p, size_t len)
 			return;
 		}
 		wsk_http_init(c->http, WSK_HTTP_REQUEST);
+		/* The next request, on a kept-alive connection, gets as long.
+		 */
+		c->deadline = now32(s) + s->opts.handshake_timeout_ms;
 		if (c->out.bytes > HTTP_OUT_HIGH && len == 0) {
 			c->paused = 1;
 			uv_read_stop((uv_stream_t *)&c->tcp);
@@ -893,6 +975,7 @@ static void on_connection(uv_stream_t *l, int status)
 	uv_tcp_nodelay(&c->tcp, 1);
 	n = sizeof(c->peer);
 	uv_tcp_getpeername(&c->tcp, &c->peer.sa, &n);
+	c->deadline = now32(s) + s->opts.handshake_timeout_ms;
 	if (uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, on_read) < 0)
 		conn_close(c);
 }
@@ -907,8 +990,8 @@ static void on_update(void *arg, uint64_t seq, const char *json, size_t len)
 	struct conn *c, *next;
 
 	if (!frame) {
-		/* Without memory for the frame, the stream would skip a seq:
-		 * the history keeps the last good one and clients resume. */
+		/* Without memory for the frame this seq is lost: clients see
+		 * the gap, as after any loss, and the log says why. */
 		slog(s, NULL, WSK_LOG_ERROR, "broadcast", 0, "out of memory",
 		     0);
 		return;
@@ -917,12 +1000,19 @@ static void on_update(void *arg, uint64_t seq, const char *json, size_t len)
 	for (c = s->hub; c; c = next) {
 		next = c->hnext;
 		/* A client that does not read must not grow the server: past
-		 * max_queue unsent bytes it is closed (the close frame itself
-		 * is always queued). */
+		 * max_queue unsent bytes it gets no more updates; if it drains
+		 * in time it gets a fresh INITIAL (the latest state of every
+		 * event), else the sweeper closes it with 1008. */
+		if (c->lagging) {
+			s->dropped++;
+			continue;
+		}
 		if (c->out.bytes > s->opts.max_queue) {
-			slog(s, c, WSK_LOG_WARN, "close", 1008,
-			     "client too slow", 0);
-			ws_close(c, 1008, "client too slow");
+			c->lagging = 1;
+			c->deadline = now32(s) + SLOW_GRACE_MS;
+			s->dropped++;
+			slog(s, c, WSK_LOG_WARN, "slow-client", 0,
+			     "over --max-queue, skipping updates", 0);
 			continue;
 		}
 		push(c, frame);
@@ -933,6 +1023,55 @@ static void on_update(void *arg, uint64_t seq, const char *json, size_t len)
 static long count_clients(void *arg)
 {
 	return ((struct wsk_server *)arg)->nclients;
+}
+
+/* ---- deadlines ---- */
+
+/* Once a second: cut connections that are too slow to send a request
+ * (slowloris) and slow readers that did not drain in time. */
+static void on_sweep(uv_timer_t *t)
+{
+	struct wsk_server *s = t->data;
+	struct conn *c, *next;
+
+	for (c = s->conns; c; c = next) {
+		next = c->next;
+		if (c->state == ST_HTTP && !c->finishing &&
+		    past(s, c->deadline)) {
+			slog(s, c, WSK_LOG_WARN, "timeout", 0,
+			     "no complete request in time", 0);
+			conn_close(c);
+		} else if (c->lagging && c->state == ST_WS &&
+			   past(s, c->deadline)) {
+			slog(s, c, WSK_LOG_WARN, "close", 1008,
+			     "client too slow", 0);
+			c->lagging = 0;
+			ws_close(c, 1008, "client too slow");
+		}
+	}
+}
+
+/* Every --heartbeat: a ping frame, encoded once, to every client; one that
+ * sent nothing back for two beats is gone and is closed with 1001. */
+static void on_heartbeat(uv_timer_t *t)
+{
+	struct wsk_server *s = t->data;
+	struct wsk_chunk *ping = wsk_encode(s->enc, WSLAY_PING, NULL, 0);
+	struct conn *c, *next;
+
+	if (!ping)
+		return;
+	for (c = s->hub; c; c = next) {
+		next = c->hnext;
+		if (c->missed >= 2) {
+			slog(s, c, WSK_LOG_WARN, "close", 1001, "no pong", 0);
+			ws_close(c, 1001, "no pong");
+			continue;
+		}
+		c->missed++;
+		push(c, ping);
+	}
+	wsk_chunk_unref(ping);
 }
 
 /* ---- start and stop ---- */
@@ -989,6 +1128,7 @@ int wsk_server_start(struct wsk_server **out, uv_loop_t *loop,
 		goto fail;
 	}
 	s->routes.events = &s->events;
+	s->routes.access = opts->access;
 	s->routes.web_dir = opts->web_dir;
 	s->routes.clients = count_clients;
 	s->routes.arg = s;
@@ -1015,7 +1155,18 @@ int wsk_server_start(struct wsk_server **out, uv_loop_t *loop,
 	s->flusher.data = s;
 	s->handles_open++;
 	uv_prepare_start(&s->flusher, on_prepare);
-	r = wsk_events_start(&s->events);
+	uv_timer_init(loop, &s->sweeper);
+	s->sweeper.data = s;
+	s->handles_open++;
+	uv_timer_start(&s->sweeper, on_sweep, 1000, 1000);
+	uv_timer_init(loop, &s->heartbeat);
+	s->heartbeat.data = s;
+	s->handles_open++;
+	if (opts->heartbeat_ms)
+		uv_timer_start(&s->heartbeat, on_heartbeat, opts->heartbeat_ms,
+			       opts->heartbeat_ms);
+	/* An echo server is a conformance peer: no simulator, no INITIAL. */
+	r = opts->echo ? 0 : wsk_events_start(&s->events);
 	if (r < 0) {
 		snprintf(err, errlen, "cannot start the simulator: %s",
 			 uv_strerror(r));
@@ -1029,6 +1180,10 @@ fail_listener:
 	uv_close((uv_handle_t *)&s->listener, NULL);
 	if (uv_is_active((uv_handle_t *)&s->flusher))
 		uv_close((uv_handle_t *)&s->flusher, NULL);
+	if (s->sweeper.loop)
+		uv_close((uv_handle_t *)&s->sweeper, NULL);
+	if (s->heartbeat.loop)
+		uv_close((uv_handle_t *)&s->heartbeat, NULL);
 	wsk_events_close(&s->events);
 	uv_run(loop, UV_RUN_NOWAIT);
 fail:
@@ -1073,6 +1228,8 @@ void wsk_server_shutdown(struct wsk_server *s, void (*done)(void *arg),
 	s->done = done;
 	s->done_arg = arg;
 	uv_close((uv_handle_t *)&s->listener, on_handle_closed);
+	uv_close((uv_handle_t *)&s->sweeper, on_handle_closed);
+	uv_close((uv_handle_t *)&s->heartbeat, on_handle_closed);
 	wsk_events_close(&s->events);
 	for (c = s->conns; c; c = next) {
 		next = c->next;

@@ -19,6 +19,8 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "access.h"
+
 struct wsk_server;
 
 enum wsk_log_level { WSK_LOG_INFO, WSK_LOG_WARN, WSK_LOG_ERROR };
@@ -45,6 +47,12 @@ struct wsk_server_opts {
 	size_t max_message;
 	size_t max_queue; /* unsent bytes past which a client is closed, 1008 */
 	int log_requests; /* log every plain HTTP request ("request" event) */
+	const struct wsk_access *access; /* token and Origin allowlist */
+	long max_clients;		 /* open WebSockets; more get 503 */
+	double msg_rate, msg_burst;    /* messages/s per client; 0: no limit */
+	unsigned handshake_timeout_ms; /* to send a complete request */
+	unsigned heartbeat_ms;	       /* server pings; 0: none */
+	int echo;		       /* echo every message, no simulator */
 	void (*log)(void *arg, const struct wsk_log_rec *rec);
 	void *log_arg;
 };
