@@ -1,0 +1,1677 @@
+/* ws-ping: measures how fast a WebSocket server answers, the way ping(8)
+ * does for ICMP, and drives many connections at once for load tests.
+ *
+ * Structure. The main thread owns a control loop: signals, the -w
+ * deadline, and a wake-up async through which the workers report. Each
+ * worker thread owns a uv_loop_t, its share of the connections, and its
+ * own histograms and counters; the main thread merges them after joining
+ * the threads, so nothing is shared while probes run except a few fields
+ * under run.lock.
+ *
+ * The first connection is a scout: it alone resolves the host and tries
+ * every address. Once it is open, every other connection goes straight to
+ * the address that worked, so ten thousand clients cost one lookup and no
+ * refused attempts on addresses the server does not listen on.
+ *
+ * A connection keeps its outstanding probes in a ring indexed by seq:
+ * the send time of each, 0 once answered or timed out. One timer per
+ * connection watches the oldest outstanding probe (they all have the same
+ * -W), so timeouts cost one timer and no per-probe allocation. */
+#include "cli.h"
+#include "client.h"
+#include "hist.h"
+#include "url.h"
+
+#include <jansson.h>
+#include <uv.h>
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#define PROG "ws-ping"
+#define DEFAULT_URL "ws://localhost:3000/"
+#define SECS_MAX 1e7
+#define CONNECT_TIMEOUT_DEFAULT 10.0
+#define CLIENTS_MAX 1000000
+#define PIPELINE_MAX 65536
+#define THREADS_MAX 256
+#define SIZE_MAX_APP ((uint64_t)16 << 20)
+#define FRAME_PAYLOAD_MAX 125
+/* Connection attempts in progress at a time, over all threads: a burst
+ * of thousands of SYNs would overflow the server's accept queue and turn
+ * into one-second retransmissions, which is no measure of the server. */
+#define CONNECT_WINDOW 512
+/* How long a closing connection waits for the server's close frame. */
+#define CLOSE_TIMEOUT_MS 1000
+/* Descriptors kept aside for stdio, the loops and the resolver. */
+#define FDS_PER_LOOP 4
+#define FDS_SPARE 8
+
+enum {
+	OPT_CONNECT_RATE = 256,
+	OPT_CONNECT_TIMEOUT,
+	OPT_JSON,
+	OPT_MODE,
+	OPT_ORIGIN,
+	OPT_PIPELINE,
+	OPT_PROTOCOL,
+	OPT_THREADS,
+};
+
+static const struct option long_options[] = {
+    {"clients", required_argument, NULL, 'C'},
+    {"connect-rate", required_argument, NULL, OPT_CONNECT_RATE},
+    {"connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT},
+    {"count", required_argument, NULL, 'c'},
+    {"deadline", required_argument, NULL, 'w'},
+    {"header", required_argument, NULL, 'H'},
+    {"help", no_argument, NULL, 'h'},
+    {"interval", required_argument, NULL, 'i'},
+    {"json", no_argument, NULL, OPT_JSON},
+    {"mode", required_argument, NULL, OPT_MODE},
+    {"origin", required_argument, NULL, OPT_ORIGIN},
+    {"pipeline", required_argument, NULL, OPT_PIPELINE},
+    {"protocol", required_argument, NULL, OPT_PROTOCOL},
+    {"quiet", no_argument, NULL, 'q'},
+    {"size", required_argument, NULL, 's'},
+    {"threads", required_argument, NULL, OPT_THREADS},
+    {"timeout", required_argument, NULL, 'W'},
+    {"verbose", no_argument, NULL, 'v'},
+    {"version", no_argument, NULL, 'V'},
+    {NULL, 0, NULL, 0},
+};
+
+enum mode { MODE_APP, MODE_FRAME };
+
+/* Everything the command line and the environment say; const once parsed. */
+struct options {
+	struct wsk_url url;
+	const char **headers;
+	size_t nheaders;
+	const char *origin;
+	const char *protocol;
+	uint64_t count;	      /* probes per connection; 0 = until stopped */
+	uint64_t interval_ms; /* between probes; 0 = back to back */
+	uint64_t timeout_ns;  /* -W: wait for each reply */
+	uint64_t deadline_ms; /* -w: the whole run; 0 = none */
+	uint64_t connect_timeout_ms;
+	uint64_t size;	     /* pad each probe to this many bytes */
+	long clients;	     /* connections */
+	double connect_rate; /* new connections per second; 0 = no limit */
+	unsigned pipeline;   /* probes in flight per connection with -i 0 */
+	unsigned threads;
+	enum mode mode;
+	int load; /* -C given: load mode */
+	int json, quiet, verbose;
+};
+
+struct worker;
+
+enum conn_state { C_IDLE, C_CONNECTING, C_OPEN, C_CLOSING, C_DONE };
+
+struct conn {
+	struct worker *w;
+	struct wsk_client *client; /* NULL before connect and after on_close */
+	uv_timer_t probe_timer;	   /* -i: the next probe */
+	uv_timer_t timeout_timer;  /* -W: the oldest outstanding probe */
+	uint64_t *sent;		   /* ring: send time (ns) by seq, 0 = done */
+	uint64_t mask;		   /* ring size - 1 */
+	uint64_t lo;		   /* oldest seq that may be outstanding */
+	uint64_t next;		   /* seq of the next probe; the first is 1 */
+	uint64_t inflight;
+	int handles; /* timers not yet closed */
+	enum conn_state st;
+	int ours; /* we began the close */
+};
+
+/* One thread: a loop, its connections and its results. */
+struct worker {
+	struct run *run;
+	const struct options *o;
+	unsigned id;
+	uv_thread_t thread;
+	uv_loop_t loop;
+	uv_async_t stop_async;
+	uv_timer_t rate_timer;
+	struct wsk_client_loop *cl;
+	uv_mutex_t lock;
+	int ready;	/* under lock: stop_async exists */
+	int closed;	/* under lock: stop_async is closed */
+	int stop_level; /* under lock: what the main thread asked for */
+
+	struct conn *conns;
+	long nconns, started, connecting, live;
+	long window;
+	double rate; /* connections per second for this worker; 0 = any */
+	uint64_t rate_t0;
+	int rate_timer_on;
+	int scouting; /* worker 0 until its first connection ends setup */
+	int stopping; /* stop level applied */
+	int use_addr;
+	struct sockaddr_storage addr;
+	char *buf; /* probe text */
+	size_t bufsize;
+
+	/* Results, read by the main thread after the join. */
+	struct wsk_hist *rtt, *hs, *tcp;
+	uint64_t sent, received, timeouts, late, ignored;
+	long connected, failed, dropped;
+	int first_error;
+	char first_msg[200];
+	uint64_t t_first, t_last; /* first probe sent; last probe resolved */
+	uint64_t connect_us, handshake_us; /* of the first connection */
+};
+
+/* The control side, on the main thread. */
+struct run {
+	const struct options *o;
+	uv_loop_t loop;
+	uv_signal_t sigint, sigterm;
+	uv_timer_t deadline;
+	uv_async_t wake;
+	uv_mutex_t lock;
+	/* Under lock, written by the workers. */
+	int scout;	  /* 0 under way, 1 open, -1 failed */
+	int stop_request; /* standard output went away */
+	int out_error;	  /* errno of a failed write to stdout, or 0 */
+	unsigned done;	  /* workers whose loop has ended */
+	char peer[INET6_ADDRSTRLEN + 16];
+	struct sockaddr_storage addr; /* where the scout connected */
+	/* Main thread only. */
+	struct worker *workers;
+	unsigned nworkers, started;
+	int stopping; /* 0, 1 close politely, 2 drop at once */
+	int deadline_hit, signalled, closing;
+};
+
+static void usage_synopsis(FILE *fp)
+{
+	fputs("usage: " PROG " [-hqVv] [-C clients] [-c count] [-H header] "
+	      "[-i interval]\n"
+	      "               [-s size] [-W timeout] [-w deadline] "
+	      "[--connect-rate rate]\n"
+	      "               [--connect-timeout secs] [--json] "
+	      "[--mode app|frame]\n"
+	      "               [--origin origin] [--pipeline k] "
+	      "[--protocol proto]\n"
+	      "               [--threads n] [url]\n",
+	      fp);
+}
+
+static void help(void)
+{
+	static const char *const text[] = {
+	    "",
+	    "Send probes to a WebSocket server and print the round-trip time",
+	    "of each reply, like ping(8). url defaults to $WS_URL, else",
+	    DEFAULT_URL ".",
+	    "",
+	    "  -c, --count n          stop after n probes (per client with -C)",
+	    "  -i, --interval secs    wait secs between probes (default 1);",
+	    "                         0 sends the next one when a reply comes",
+	    "  -W, --timeout secs     wait secs for each reply (default 5)",
+	    "  -w, --deadline secs    stop after secs seconds in all",
+	    "  -s, --size bytes       pad each probe to bytes",
+	    "  --mode app|frame       probe with PING messages (app, default)",
+	    "                         or with ping control frames (frame)",
+	    "  --json                 print one JSON object per reply and one",
+	    "                         for the summary",
+	    "  -q, --quiet            print the summary only",
+	    "  -v, --verbose          print the handshake and more detail",
+	    "  -H, --header 'Name: value'",
+	    "                         add a handshake header (repeatable)",
+	    "  --origin origin        send Origin: origin",
+	    "  --protocol proto       ask for subprotocol proto",
+	    "  --connect-timeout secs give up connecting after secs (default "
+	    "10)",
+	    "Load mode:",
+	    "  -C, --clients n        open n connections, each probing",
+	    "  --connect-rate rate    open at most rate connections a second",
+	    "  --pipeline k           keep k probes in flight with -i 0",
+	    "  --threads n            spread the clients over n threads",
+	    "",
+	    "  -h, --help             print this help and exit",
+	    "  -V, --version          print the version and exit",
+	    "",
+	    "Exit status: 0 a reply came, 1 no reply, 2 usage, 3 cannot "
+	    "connect.",
+	};
+	size_t i;
+
+	usage_synopsis(stdout);
+	for (i = 0; i < sizeof(text) / sizeof(text[0]); i++)
+		puts(text[i]);
+}
+
+static void usage_error(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2), noreturn));
+static void usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs(PROG ": ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("\nTry '" PROG " --help' for more information.\n", stderr);
+	exit(WSK_EXIT_USAGE);
+}
+
+static void errmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void errmsg(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs(PROG ": ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static void *xcalloc(size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size);
+
+	if (p == NULL) {
+		errmsg("out of memory");
+		exit(WSK_EXIT_FAIL);
+	}
+	return p;
+}
+
+/* getopt_long's complaints in our words (as events-get words them). */
+static void bad_option(const char *word, int opt, const char *what)
+{
+	size_t n = strcspn(word, "=");
+	int is_long = strncmp(word, "--", 2) == 0;
+
+	if (is_long && what != NULL)
+		usage_error("option '%.*s' %s", (int)n, word, what);
+	if (is_long && opt == 0)
+		usage_error("unknown option '%.*s'", (int)n, word);
+	if (is_long && word[n] == '=')
+		usage_error("option '%.*s' takes no value", (int)n, word);
+	if (what != NULL)
+		usage_error("option '-%c' %s", opt, what);
+	usage_error("unknown option '-%c'", opt);
+}
+
+static double option_seconds(const char *name, const char *arg)
+{
+	char err[WSK_ERRLEN];
+	double v;
+
+	if (wsk_parse_seconds(arg, SECS_MAX, &v, err, sizeof(err)) < 0)
+		usage_error("%s: %s", name, err);
+	return v;
+}
+
+static double option_positive(const char *name, const char *arg)
+{
+	double v = option_seconds(name, arg);
+
+	if (v < 0.001)
+		usage_error("%s: '%s' must be at least 0.001", name, arg);
+	return v;
+}
+
+static long long option_int(const char *name, const char *arg, long long min,
+			    long long max)
+{
+	char err[WSK_ERRLEN];
+	long long v;
+
+	if (wsk_parse_int(arg, min, max, &v, err, sizeof(err)) < 0)
+		usage_error("%s: %s", name, err);
+	return v;
+}
+
+static const char *env_nonempty(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v != NULL && *v != '\0' ? v : NULL;
+}
+
+static unsigned cpu_count(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n < 1 ? 1 : n > THREADS_MAX ? THREADS_MAX : (unsigned)n;
+}
+
+static void parse_options(int argc, char **argv, struct options *o)
+{
+	char err[WSK_ERRLEN];
+	const char *url;
+	double v;
+	int c, given_rate = 0, given_pipeline = 0, given_threads = 0;
+	uint64_t size = 0;
+
+	memset(o, 0, sizeof(*o));
+	o->headers = xcalloc((size_t)argc, sizeof(*o->headers));
+	o->interval_ms = 1000;
+	o->timeout_ns = 5000000000ull;
+	o->connect_timeout_ms = (uint64_t)(CONNECT_TIMEOUT_DEFAULT * 1000);
+	o->clients = 1;
+	o->pipeline = 1;
+	opterr = 0;
+	for (;;) {
+		c = getopt_long(argc, argv, ":C:c:H:hi:qs:VvW:w:", long_options,
+				NULL);
+		if (c == -1)
+			break;
+		switch (c) {
+		case 'C':
+			o->clients = (long)option_int("--clients", optarg, 1,
+						      CLIENTS_MAX);
+			o->load = 1;
+			break;
+		case OPT_CONNECT_RATE:
+			o->connect_rate =
+			    option_seconds("--connect-rate", optarg);
+			if (o->connect_rate <= 0)
+				usage_error("--connect-rate: '%s' must be more "
+					    "than 0",
+					    optarg);
+			given_rate = 1;
+			break;
+		case OPT_CONNECT_TIMEOUT:
+			v = option_positive("--connect-timeout", optarg);
+			o->connect_timeout_ms = (uint64_t)llround(v * 1000);
+			break;
+		case 'c':
+			o->count = (uint64_t)option_int("--count", optarg, 1,
+							1000000000);
+			break;
+		case 'H':
+			if (wsk_client_check_header(optarg, err, sizeof(err)) <
+			    0)
+				usage_error("--header: %s", err);
+			o->headers[o->nheaders++] = optarg;
+			break;
+		case 'h': help(); exit(WSK_EXIT_OK);
+		case 'i':
+			v = option_seconds("--interval", optarg);
+			if (v > 0 && v < 0.001)
+				usage_error("--interval: '%s' is below 1 ms "
+					    "(0 sends back to back)",
+					    optarg);
+			o->interval_ms = (uint64_t)llround(v * 1000);
+			break;
+		case OPT_JSON: o->json = 1; break;
+		case OPT_MODE:
+			if (strcmp(optarg, "app") == 0)
+				o->mode = MODE_APP;
+			else if (strcmp(optarg, "frame") == 0)
+				o->mode = MODE_FRAME;
+			else
+				usage_error("--mode: '%s' is not app or frame",
+					    optarg);
+			break;
+		case OPT_ORIGIN:
+			if (strpbrk(optarg, "\r\n") != NULL)
+				usage_error("--origin: bad origin");
+			o->origin = optarg;
+			break;
+		case OPT_PIPELINE:
+			o->pipeline = (unsigned)option_int("--pipeline", optarg,
+							   1, PIPELINE_MAX);
+			given_pipeline = 1;
+			break;
+		case OPT_PROTOCOL:
+			if (*optarg == '\0' || strpbrk(optarg, "\r\n") != NULL)
+				usage_error("--protocol: bad protocol");
+			o->protocol = optarg;
+			break;
+		case 'q': o->quiet = 1; break;
+		case 's':
+			if (wsk_parse_size(optarg, 0, SIZE_MAX_APP, &size, err,
+					   sizeof(err)) < 0)
+				usage_error("--size: %s", err);
+			o->size = size;
+			break;
+		case OPT_THREADS:
+			o->threads = (unsigned)option_int("--threads", optarg,
+							  1, THREADS_MAX);
+			given_threads = 1;
+			break;
+		case 'V': printf(PROG " %s\n", WSK_VERSION); exit(WSK_EXIT_OK);
+		case 'v': o->verbose = 1; break;
+		case 'W':
+			v = option_positive("--timeout", optarg);
+			o->timeout_ns = (uint64_t)llround(v * 1e9);
+			break;
+		case 'w':
+			v = option_positive("--deadline", optarg);
+			o->deadline_ms = (uint64_t)llround(v * 1000);
+			break;
+		case ':':
+			bad_option(argv[optind - 1], optopt, "needs a value");
+			break;
+		default: bad_option(argv[optind - 1], optopt, NULL);
+		}
+	}
+	if (o->quiet && o->verbose)
+		usage_error("--quiet and --verbose cannot be used together");
+	if (given_pipeline && o->interval_ms != 0)
+		usage_error("--pipeline needs --interval 0");
+	if (given_rate && !o->load)
+		usage_error("--connect-rate needs --clients");
+	if (given_threads && !o->load)
+		usage_error("--threads needs --clients");
+	if (o->mode == MODE_FRAME && o->size > FRAME_PAYLOAD_MAX)
+		usage_error("--size: a ping frame holds at most %d bytes",
+			    FRAME_PAYLOAD_MAX);
+	if (argc - optind > 1)
+		usage_error("too many arguments: '%s'", argv[optind + 1]);
+	url = optind < argc ? argv[optind] : env_nonempty("WS_URL");
+	if (url == NULL)
+		url = DEFAULT_URL;
+	if (wsk_url_parse(&o->url, url, err, sizeof(err)) < 0)
+		usage_error("bad URL %s", err);
+	if (!o->load)
+		o->threads = 1;
+	else if (!given_threads)
+		o->threads = cpu_count();
+	if ((long)o->threads > o->clients)
+		o->threads = (unsigned)o->clients;
+}
+
+/* Counts the descriptors open now. */
+static long open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	long n = 0;
+
+	if (d == NULL)
+		return 3;
+	while (readdir(d) != NULL)
+		n++;
+	closedir(d);
+	/* ".", ".." and the directory's own descriptor. */
+	return n > 3 ? n - 3 : 0;
+}
+
+/* Raises the soft limit on open files to the hard one and refuses a
+ * --clients this process could not hold. */
+static void check_fd_limit(const struct options *o)
+{
+	struct rlimit rl;
+	long cap;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		struct rlimit want = rl;
+
+		if (want.rlim_max == RLIM_INFINITY)
+			want.rlim_cur = 1 << 20;
+		else
+			want.rlim_cur = want.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &want) == 0)
+			rl = want;
+	}
+	if (rl.rlim_cur == RLIM_INFINITY || !o->load)
+		return;
+	cap = (long)rl.rlim_cur - open_fds() - FDS_SPARE -
+	      FDS_PER_LOOP * (long)(o->threads + 1);
+	if (o->clients > cap)
+		usage_error("--clients: %ld is more than this process can "
+			    "hold (%ld with an open file limit of %llu)",
+			    o->clients, cap < 0 ? 0 : cap,
+			    (unsigned long long)rl.rlim_cur);
+}
+
+/* "127.0.0.1:3000" or "[::1]:3000". */
+static void format_addr(const struct sockaddr *sa, char *out, size_t size)
+{
+	char host[INET6_ADDRSTRLEN] = "?";
+
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const void *)sa;
+
+		inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
+		snprintf(out, size, "[%s]:%u", host, ntohs(s6->sin6_port));
+	} else {
+		const struct sockaddr_in *s4 = (const void *)sa;
+
+		inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
+		snprintf(out, size, "%s:%u", host, ntohs(s4->sin_port));
+	}
+}
+
+/* ---- Output, from worker 0 in single mode. ---- */
+
+/* Ends a line of data: flushes it, and when standard output has gone
+ * away asks the main thread to stop (quietly if it was EPIPE). */
+static void out_flush(struct worker *w)
+{
+	struct run *r = w->run;
+	int err;
+
+	if (fflush(stdout) == 0 && !ferror(stdout))
+		return;
+	err = errno ? errno : EIO;
+	uv_mutex_lock(&r->lock);
+	if (!r->stop_request) {
+		r->stop_request = 1;
+		r->out_error = err;
+	}
+	uv_mutex_unlock(&r->lock);
+	uv_async_send(&r->wake);
+}
+
+static int printing(const struct worker *w)
+{
+	return !w->o->load && !w->o->quiet && !w->run->stop_request;
+}
+
+static void print_reply(struct worker *w, uint64_t seq, uint64_t us)
+{
+	if (!printing(w))
+		return;
+	if (w->o->json)
+		printf("{\"seq\":%llu,\"time_ms\":%.3f}\n",
+		       (unsigned long long)seq, (double)us / 1000);
+	else
+		printf("PONG from %s: seq=%llu time=%.3f ms\n", w->run->peer,
+		       (unsigned long long)seq, (double)us / 1000);
+	out_flush(w);
+}
+
+static void print_timeout(struct worker *w, uint64_t seq)
+{
+	if (!printing(w))
+		return;
+	if (w->o->json)
+		printf("{\"seq\":%llu,\"timeout\":true}\n",
+		       (unsigned long long)seq);
+	else
+		printf("timeout: seq=%llu\n", (unsigned long long)seq);
+	out_flush(w);
+}
+
+/* -v: the handshake on standard error, curl-style. */
+static void print_handshake(const struct wsk_client_open *info)
+{
+	const struct wsk_http *h = info->response;
+	const char *p = info->request, *e;
+	unsigned i;
+
+	while (*p != '\0' && *p != '\r') {
+		e = strstr(p, "\r\n");
+		if (e == NULL)
+			break;
+		fprintf(stderr, "> %.*s\n", (int)(e - p), p);
+		p = e + 2;
+	}
+	fprintf(stderr, "< HTTP/1.1 %d\n", wsk_http_status(h));
+	for (i = 0; i < h->nhdr; i++)
+		fprintf(stderr, "< %.*s: %.*s\n", (int)h->hdr[i].name_len,
+			h->buf + h->hdr[i].name, (int)h->hdr[i].value_len,
+			h->buf + h->hdr[i].value);
+	fprintf(stderr,
+		PROG ": resolve %.3f ms, connect %.3f ms, handshake "
+		     "%.3f ms\n",
+		(double)info->resolve_us / 1000,
+		(double)info->connect_us / 1000,
+		(double)info->handshake_us / 1000);
+}
+
+/* ---- Probes. ---- */
+
+static void conn_finish(struct conn *k);
+static void start_more(struct worker *w);
+static void worker_check_done(struct worker *w);
+
+static void touch_last(struct worker *w, uint64_t now)
+{
+	if (now > w->t_last)
+		w->t_last = now;
+}
+
+/* Makes room in the ring for one more seq past next. */
+static int ring_reserve(struct conn *k)
+{
+	uint64_t size = k->mask + 1, nsize, s, *ns;
+
+	if (k->next - k->lo < size)
+		return 0;
+	nsize = size * 2;
+	ns = calloc(nsize, sizeof(*ns));
+	if (ns == NULL)
+		return -1;
+	for (s = k->lo; s < k->next; s++)
+		ns[s & (nsize - 1)] = k->sent[s & k->mask];
+	free(k->sent);
+	k->sent = ns;
+	k->mask = nsize - 1;
+	return 0;
+}
+
+/* The probe text for seq in w->buf; returns its length. App mode:
+ * {"type":"PING","timestamp":SEQ} padded to --size with a "pad" member,
+ * or with blanks where a member would not fit. Frame mode: SEQ in decimal,
+ * padded with dots. */
+static size_t make_probe(struct worker *w, uint64_t seq)
+{
+	const struct options *o = w->o;
+	char *b = w->buf;
+	size_t n, pad;
+
+	if (o->mode == MODE_FRAME) {
+		n = (size_t)snprintf(b, w->bufsize, "%llu",
+				     (unsigned long long)seq);
+		if (o->size > n) {
+			memset(b + n, '.', o->size - n);
+			n = o->size;
+		}
+		return n;
+	}
+	n = (size_t)snprintf(b, w->bufsize,
+			     "{\"type\":\"PING\",\"timestamp\":%llu",
+			     (unsigned long long)seq);
+	/* n + 1 for the closing brace; ,"pad":"" takes 9 more. */
+	if (o->size >= n + 1 + 9) {
+		pad = o->size - (n + 1 + 9);
+		memcpy(b + n, ",\"pad\":\"", 8);
+		n += 8;
+		memset(b + n, 'x', pad);
+		n += pad;
+		b[n++] = '"';
+	} else if (o->size > n + 1) {
+		pad = o->size - (n + 1);
+		memset(b + n, ' ', pad);
+		n += pad;
+	}
+	b[n++] = '}';
+	return n;
+}
+
+static void on_timeout_timer(uv_timer_t *t);
+
+static void arm_timeout(struct conn *k, uint64_t now)
+{
+	const struct options *o = k->w->o;
+	uint64_t t, due, ms;
+
+	while (k->lo < k->next && k->sent[k->lo & k->mask] == 0)
+		k->lo++;
+	if (k->lo == k->next) {
+		uv_timer_stop(&k->timeout_timer);
+		return;
+	}
+	if (uv_is_active((uv_handle_t *)&k->timeout_timer))
+		return;
+	t = k->sent[k->lo & k->mask];
+	due = t + o->timeout_ns;
+	ms = due > now ? (due - now + 999999) / 1000000 : 0;
+	uv_timer_start(&k->timeout_timer, on_timeout_timer, ms ? ms : 1, 0);
+}
+
+static void send_probe(struct conn *k)
+{
+	struct worker *w = k->w;
+	uint64_t seq = k->next, now;
+	size_t n;
+	int r;
+
+	if (ring_reserve(k) < 0) {
+		conn_finish(k);
+		return;
+	}
+	n = make_probe(w, seq);
+	now = uv_hrtime();
+	if (w->o->mode == MODE_FRAME)
+		r = wsk_client_ping(k->client, w->buf, n);
+	else
+		r = wsk_client_send(k->client, WSK_WS_TEXT, w->buf, n);
+	if (r < 0) {
+		/* -EPIPE: the server began closing; on_close follows. */
+		if (r != -EPIPE)
+			conn_finish(k);
+		return;
+	}
+	k->sent[seq & k->mask] = now;
+	k->next++;
+	k->inflight++;
+	w->sent++;
+	if (w->t_first == 0 || now < w->t_first)
+		w->t_first = now;
+	arm_timeout(k, now);
+}
+
+static int all_sent(const struct conn *k)
+{
+	return k->w->o->count != 0 && k->next - 1 >= k->w->o->count;
+}
+
+/* After a probe was answered or timed out: keep -i 0 going, and end the
+ * connection once -c probes are all accounted for. */
+static void probe_resolved(struct conn *k)
+{
+	const struct options *o = k->w->o;
+
+	if (k->st != C_OPEN)
+		return;
+	if (o->interval_ms == 0)
+		while (k->st == C_OPEN && k->inflight < o->pipeline &&
+		       !all_sent(k))
+			send_probe(k);
+	if (k->st == C_OPEN && all_sent(k) && k->inflight == 0)
+		conn_finish(k);
+}
+
+static void got_reply(struct conn *k, uint64_t seq)
+{
+	struct worker *w = k->w;
+	uint64_t now = uv_hrtime(), t, us;
+
+	if (seq < k->lo || seq >= k->next || k->sent[seq & k->mask] == 0) {
+		w->late++;
+		return;
+	}
+	t = k->sent[seq & k->mask];
+	k->sent[seq & k->mask] = 0;
+	k->inflight--;
+	us = (now - t) / 1000;
+	wsk_hist_record(w->rtt, us);
+	w->received++;
+	touch_last(w, now);
+	print_reply(w, seq, us);
+	arm_timeout(k, now);
+	probe_resolved(k);
+}
+
+static void on_timeout_timer(uv_timer_t *t)
+{
+	struct conn *k = t->data;
+	struct worker *w = k->w;
+	uint64_t now = uv_hrtime(), sent;
+	int expired = 0;
+
+	while (k->lo < k->next) {
+		sent = k->sent[k->lo & k->mask];
+		if (sent != 0 && sent + w->o->timeout_ns > now)
+			break;
+		if (sent != 0) {
+			k->sent[k->lo & k->mask] = 0;
+			k->inflight--;
+			w->timeouts++;
+			expired++;
+			touch_last(w, now);
+			print_timeout(w, k->lo);
+		}
+		k->lo++;
+	}
+	arm_timeout(k, now);
+	if (expired)
+		probe_resolved(k);
+}
+
+static void on_probe_timer(uv_timer_t *t)
+{
+	struct conn *k = t->data;
+
+	if (k->st != C_OPEN)
+		return;
+	if (!all_sent(k))
+		send_probe(k);
+	if (all_sent(k))
+		uv_timer_stop(&k->probe_timer);
+}
+
+/* Reads the decimal number at the start of p[0..len); -1 if none. */
+static int leading_seq(const uint8_t *p, size_t len, uint64_t *out)
+{
+	uint64_t v = 0;
+	size_t i;
+
+	for (i = 0; i < len && p[i] >= '0' && p[i] <= '9' && i < 19; i++)
+		v = v * 10 + (uint64_t)(p[i] - '0');
+	if (i == 0)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static void on_message(struct wsk_client *c, int opcode, const uint8_t *data,
+		       size_t len, void *user_data)
+{
+	struct conn *k = user_data;
+	json_t *doc, *ts;
+	const char *type;
+	json_error_t jerr;
+	double d;
+	uint64_t seq = 0;
+	int found = 0;
+
+	(void)c;
+	/* UPDATEs and INITIALs go by without the cost of a parse. */
+	if (k->w->o->mode != MODE_APP || opcode != WSK_WS_TEXT ||
+	    memmem(data, len, "PONG", 4) == NULL) {
+		k->w->ignored++;
+		return;
+	}
+	doc = json_loadb((const char *)data, len, 0, &jerr);
+	type = json_string_value(json_object_get(doc, "type"));
+	ts = json_object_get(doc, "timestamp");
+	if (type != NULL && strcmp(type, "PONG") == 0) {
+		/* The echo equals what was sent, though it may be spelt
+		 * differently (3.0 for 3). */
+		if (json_is_integer(ts) && json_integer_value(ts) >= 0) {
+			seq = (uint64_t)json_integer_value(ts);
+			found = 1;
+		} else if (json_is_real(ts)) {
+			d = json_real_value(ts);
+			if (d >= 0 && d < 9e15 && d == floor(d)) {
+				seq = (uint64_t)d;
+				found = 1;
+			}
+		}
+	}
+	json_decref(doc);
+	if (found)
+		got_reply(k, seq);
+	else
+		k->w->ignored++;
+}
+
+static void on_pong(struct wsk_client *c, const uint8_t *data, size_t len,
+		    void *user_data)
+{
+	struct conn *k = user_data;
+	uint64_t seq;
+
+	(void)c;
+	if (k->w->o->mode != MODE_FRAME || leading_seq(data, len, &seq) < 0) {
+		k->w->ignored++;
+		return;
+	}
+	got_reply(k, seq);
+}
+
+/* ---- Connections. ---- */
+
+static void conn_handle_closed(uv_handle_t *h)
+{
+	struct conn *k = h->data;
+	struct worker *w = k->w;
+
+	if (--k->handles > 0)
+		return;
+	free(k->sent);
+	k->sent = NULL;
+	k->st = C_DONE;
+	w->live--;
+	start_more(w);
+	worker_check_done(w);
+}
+
+static void conn_release(struct conn *k)
+{
+	uv_close((uv_handle_t *)&k->probe_timer, conn_handle_closed);
+	uv_close((uv_handle_t *)&k->timeout_timer, conn_handle_closed);
+}
+
+/* Stops probing and closes politely; outstanding probes count as lost. */
+static void conn_finish(struct conn *k)
+{
+	struct worker *w = k->w;
+	int r;
+
+	if (k->st != C_OPEN)
+		return;
+	k->st = C_CLOSING;
+	k->ours = 1;
+	uv_timer_stop(&k->probe_timer);
+	uv_timer_stop(&k->timeout_timer);
+	/* The run lasts until probing stops, as ping's time does. */
+	touch_last(w, uv_hrtime());
+	r = wsk_client_close(k->client, 1000, NULL, CLOSE_TIMEOUT_MS);
+	/* -EPIPE: the server's close is under way already. */
+	if (r < 0 && r != -EPIPE)
+		wsk_client_abort(k->client);
+}
+
+/* Tells the main thread how the scout did. */
+static void scout_report(struct worker *w, int state, const char *peer)
+{
+	struct run *r = w->run;
+
+	uv_mutex_lock(&r->lock);
+	r->scout = state;
+	if (peer != NULL) {
+		snprintf(r->peer, sizeof(r->peer), "%s", peer);
+		r->addr = w->addr;
+	}
+	uv_mutex_unlock(&r->lock);
+	uv_async_send(&r->wake);
+}
+
+static void on_open(struct wsk_client *c, const struct wsk_client_open *info,
+		    void *user_data)
+{
+	struct conn *k = user_data;
+	struct worker *w = k->w;
+	const struct options *o = w->o;
+	char peer[INET6_ADDRSTRLEN + 16];
+	size_t size;
+
+	(void)c;
+	w->connecting--;
+	w->connected++;
+	k->st = C_OPEN;
+	wsk_hist_record(w->tcp, info->connect_us);
+	wsk_hist_record(w->hs, info->handshake_us);
+	if (w->scouting) {
+		w->scouting = 0;
+		w->connect_us = info->connect_us;
+		w->handshake_us = info->handshake_us;
+		memcpy(&w->addr, info->peer,
+		       info->peer->sa_family == AF_INET6
+			   ? sizeof(struct sockaddr_in6)
+			   : sizeof(struct sockaddr_in));
+		w->use_addr = 1;
+		format_addr(info->peer, peer, sizeof(peer));
+		scout_report(w, 1, peer);
+		if (o->verbose && !o->load)
+			print_handshake(info);
+		if (!o->quiet && !o->json) {
+			if (o->load)
+				printf("WS-PING %s (%s): %ld clients, %u "
+				       "thread%s\n",
+				       o->url.text, peer, o->clients,
+				       o->threads, o->threads == 1 ? "" : "s");
+			else
+				printf("WS-PING %s (%s): connect %.3f ms, "
+				       "handshake %.3f ms\n",
+				       o->url.text, peer,
+				       (double)info->connect_us / 1000,
+				       (double)info->handshake_us / 1000);
+			out_flush(w);
+		}
+	}
+	if (w->stopping) {
+		conn_finish(k);
+		return;
+	}
+	size = o->interval_ms == 0 ? o->pipeline : 8;
+	size = size < 8 ? 8 : size;
+	while (size & (size - 1))
+		size++;
+	k->sent = calloc(size, sizeof(*k->sent));
+	if (k->sent == NULL) {
+		k->st = C_CLOSING;
+		wsk_client_abort(k->client);
+		return;
+	}
+	k->mask = size - 1;
+	k->lo = k->next = 1;
+	if (o->interval_ms == 0) {
+		probe_resolved(k);
+	} else {
+		send_probe(k);
+		if (k->st == C_OPEN && !all_sent(k))
+			uv_timer_start(&k->probe_timer, on_probe_timer,
+				       o->interval_ms, o->interval_ms);
+	}
+	start_more(w);
+}
+
+static void record_failure(struct worker *w, int error, const char *message)
+{
+	w->failed++;
+	if (w->first_error == 0) {
+		w->first_error = error ? error : -1;
+		snprintf(w->first_msg, sizeof(w->first_msg), "%s",
+			 message && *message ? message
+					     : wsk_client_strerror(error));
+	}
+	if (w->o->verbose && w->o->load)
+		errmsg("a client could not connect: %s",
+		       message && *message ? message
+					   : wsk_client_strerror(error));
+}
+
+static void on_close(struct wsk_client *c, const struct wsk_client_close *info,
+		     void *user_data)
+{
+	struct conn *k = user_data;
+	struct worker *w = k->w;
+	const struct options *o = w->o;
+
+	(void)c;
+	k->client = NULL;
+	uv_timer_stop(&k->probe_timer);
+	uv_timer_stop(&k->timeout_timer);
+	if (!info->opened) {
+		w->connecting--;
+		/* Giving up at a stop is not the server's failure, except for
+		 * the scout: without it nothing was measured. */
+		if (!w->stopping || w->scouting)
+			record_failure(w, info->error, info->message);
+		if (w->scouting) {
+			w->scouting = 0;
+			/* Nothing else starts on this worker. */
+			w->stopping = w->stopping ? w->stopping : 1;
+			scout_report(w, -1, NULL);
+		}
+	} else if (!k->ours) {
+		touch_last(w, uv_hrtime());
+		w->dropped++;
+		if (!o->quiet && (!o->load || o->verbose)) {
+			if (info->error)
+				errmsg("connection to '%s' lost: %s",
+				       o->url.text, info->message);
+			else
+				errmsg("connection to '%s' closed by the "
+				       "server: %u%s%s",
+				       o->url.text, info->code,
+				       *info->reason ? " " : "", info->reason);
+		}
+	} else if (o->verbose && !o->load) {
+		errmsg("closed: sent %u, received %u%s%s", info->sent_code,
+		       info->code, info->error ? ": " : "",
+		       info->error ? info->message : "");
+	}
+	k->st = C_CLOSING;
+	conn_release(k);
+}
+
+static const struct wsk_client_cbs client_cbs = {
+    .on_open = on_open,
+    .on_message = on_message,
+    .on_pong = on_pong,
+    .on_close = on_close,
+};
+
+static void conn_start(struct worker *w, struct conn *k)
+{
+	const struct options *o = w->o;
+	struct wsk_client_opts co;
+	char err[WSK_ERRLEN];
+	int r;
+
+	k->w = w;
+	uv_timer_init(&w->loop, &k->probe_timer);
+	uv_timer_init(&w->loop, &k->timeout_timer);
+	k->probe_timer.data = k;
+	k->timeout_timer.data = k;
+	k->handles = 2;
+	k->st = C_CONNECTING;
+	w->live++;
+	w->connecting++;
+	memset(&co, 0, sizeof(co));
+	co.url = &o->url;
+	co.headers = o->headers;
+	co.nheaders = o->nheaders;
+	co.origin = o->origin;
+	co.protocol = o->protocol;
+	co.user_agent = PROG "/" WSK_VERSION;
+	co.connect_timeout_ms = o->connect_timeout_ms;
+	if (w->use_addr)
+		co.addr = (const struct sockaddr *)&w->addr;
+	r = wsk_client_connect(&k->client, w->cl, &co, &client_cbs, k, err,
+			       sizeof(err));
+	if (r < 0) {
+		k->client = NULL;
+		w->connecting--;
+		record_failure(w, r, err);
+		if (w->scouting) {
+			w->scouting = 0;
+			w->stopping = 1;
+			scout_report(w, -1, NULL);
+		}
+		k->st = C_CLOSING;
+		conn_release(k);
+	}
+}
+
+/* ---- Workers. ---- */
+
+static void on_rate_timer(uv_timer_t *t)
+{
+	start_more(t->data);
+}
+
+/* Starts connections while the window and --connect-rate allow. */
+static void start_more(struct worker *w)
+{
+	uint64_t allowed;
+	double period;
+
+	while (!w->stopping && !w->scouting && w->started < w->nconns &&
+	       w->connecting < w->window) {
+		if (w->rate > 0) {
+			allowed =
+			    (uint64_t)((double)(uv_hrtime() - w->rate_t0) /
+				       1e9 * w->rate) +
+			    1;
+			if ((uint64_t)w->started >= allowed) {
+				if (!w->rate_timer_on) {
+					period = 1000 / w->rate;
+					uv_timer_start(
+					    &w->rate_timer, on_rate_timer,
+					    period < 1 ? 1 : (uint64_t)period,
+					    period < 1 ? 1 : (uint64_t)period);
+					w->rate_timer_on = 1;
+				}
+				return;
+			}
+		}
+		conn_start(w, &w->conns[w->started++]);
+	}
+	if (w->rate_timer_on && (w->stopping || w->started == w->nconns)) {
+		uv_timer_stop(&w->rate_timer);
+		w->rate_timer_on = 0;
+	}
+}
+
+static void worker_check_done(struct worker *w)
+{
+	if (w->live > 0 || w->scouting ||
+	    (!w->stopping && w->started < w->nconns))
+		return;
+	uv_mutex_lock(&w->lock);
+	if (!w->closed) {
+		w->closed = 1;
+		uv_close((uv_handle_t *)&w->stop_async, NULL);
+		uv_close((uv_handle_t *)&w->rate_timer, NULL);
+	}
+	uv_mutex_unlock(&w->lock);
+}
+
+static void on_stop_async(uv_async_t *a)
+{
+	struct worker *w = a->data;
+	int level;
+	long i;
+
+	uv_mutex_lock(&w->lock);
+	level = w->stop_level;
+	uv_mutex_unlock(&w->lock);
+	if (level <= w->stopping)
+		return;
+	w->stopping = level;
+	for (i = 0; i < w->started; i++) {
+		struct conn *k = &w->conns[i];
+
+		if (k->client == NULL)
+			continue;
+		if (k->st == C_OPEN && level < 2) {
+			conn_finish(k);
+			continue;
+		}
+		/* A close handshake under way may finish unless hurried. */
+		if (k->st == C_CLOSING && level < 2)
+			continue;
+		if (k->st == C_OPEN)
+			touch_last(w, uv_hrtime());
+		k->ours = 1;
+		wsk_client_abort(k->client);
+	}
+	start_more(w);
+	worker_check_done(w);
+}
+
+static void worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct run *r = w->run;
+
+	uv_loop_init(&w->loop);
+	w->cl = wsk_client_loop_new(&w->loop);
+	uv_async_init(&w->loop, &w->stop_async, on_stop_async);
+	w->stop_async.data = w;
+	uv_timer_init(&w->loop, &w->rate_timer);
+	w->rate_timer.data = w;
+	w->rate_t0 = uv_hrtime();
+	uv_mutex_lock(&w->lock);
+	w->ready = 1;
+	/* A stop that came before stop_async existed. */
+	if (w->stop_level > 0)
+		uv_async_send(&w->stop_async);
+	uv_mutex_unlock(&w->lock);
+	if (w->id > 0) {
+		uv_mutex_lock(&r->lock);
+		w->addr = r->addr;
+		uv_mutex_unlock(&r->lock);
+		w->use_addr = 1;
+	}
+	if (w->cl == NULL) {
+		w->stopping = 2;
+		record_failure(w, -ENOMEM, "out of memory");
+		if (w->id == 0)
+			scout_report(w, -1, NULL);
+		w->scouting = 0;
+	} else if (w->id == 0) {
+		/* The scout alone, until it is open. */
+		w->scouting = 1;
+		w->started = 1;
+		conn_start(w, &w->conns[0]);
+	} else {
+		start_more(w);
+	}
+	worker_check_done(w);
+	uv_run(&w->loop, UV_RUN_DEFAULT);
+	uv_loop_close(&w->loop);
+	wsk_client_loop_free(w->cl);
+	uv_mutex_lock(&r->lock);
+	r->done++;
+	uv_mutex_unlock(&r->lock);
+	uv_async_send(&r->wake);
+}
+
+static void worker_init(struct worker *w, struct run *r, unsigned id,
+			long nconns)
+{
+	const struct options *o = r->o;
+
+	memset(w, 0, sizeof(*w));
+	w->run = r;
+	w->o = o;
+	w->id = id;
+	w->nconns = nconns;
+	w->conns = xcalloc((size_t)nconns, sizeof(*w->conns));
+	w->window = CONNECT_WINDOW / (long)o->threads;
+	if (w->window < 1)
+		w->window = 1;
+	w->rate = o->connect_rate / o->threads;
+	w->bufsize = (size_t)o->size + 64;
+	w->buf = xcalloc(1, w->bufsize);
+	w->rtt = xcalloc(1, sizeof(*w->rtt));
+	w->hs = xcalloc(1, sizeof(*w->hs));
+	w->tcp = xcalloc(1, sizeof(*w->tcp));
+	wsk_hist_init(w->rtt);
+	wsk_hist_init(w->hs);
+	wsk_hist_init(w->tcp);
+	uv_mutex_init(&w->lock);
+}
+
+/* ---- The main thread. ---- */
+
+static void stop_all(struct run *r, int level)
+{
+	unsigned i;
+
+	if (level <= r->stopping)
+		return;
+	r->stopping = level;
+	uv_timer_stop(&r->deadline);
+	for (i = 0; i < r->started; i++) {
+		struct worker *w = &r->workers[i];
+
+		uv_mutex_lock(&w->lock);
+		w->stop_level = level;
+		if (w->ready && !w->closed)
+			uv_async_send(&w->stop_async);
+		uv_mutex_unlock(&w->lock);
+	}
+}
+
+static void start_worker(struct run *r, unsigned i)
+{
+	int e;
+
+	e = uv_thread_create(&r->workers[i].thread, worker_main,
+			     &r->workers[i]);
+	if (e < 0) {
+		errmsg("cannot start a thread: %s", uv_strerror(e));
+		stop_all(r, 1);
+		return;
+	}
+	r->started++;
+}
+
+static void on_wake(uv_async_t *a)
+{
+	struct run *r = a->data;
+	int scout, stop_request;
+	unsigned done, i;
+
+	uv_mutex_lock(&r->lock);
+	scout = r->scout;
+	stop_request = r->stop_request;
+	done = r->done;
+	uv_mutex_unlock(&r->lock);
+	if (stop_request)
+		stop_all(r, 2);
+	if (scout == 1 && r->started == 1 && !r->stopping)
+		for (i = 1; i < r->nworkers; i++)
+			start_worker(r, i);
+	if (done == r->started && !r->closing) {
+		r->closing = 1;
+		uv_close((uv_handle_t *)&r->sigint, NULL);
+		uv_close((uv_handle_t *)&r->sigterm, NULL);
+		uv_close((uv_handle_t *)&r->deadline, NULL);
+		uv_close((uv_handle_t *)&r->wake, NULL);
+	}
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+	struct run *r = s->data;
+
+	(void)signum;
+	r->signalled = 1;
+	/* A second signal drops the connections without waiting. */
+	stop_all(r, r->stopping ? 2 : 1);
+}
+
+static void on_deadline(uv_timer_t *t)
+{
+	struct run *r = t->data;
+
+	r->deadline_hit = 1;
+	stop_all(r, 1);
+}
+
+/* ---- Summary. ---- */
+
+struct totals {
+	struct wsk_hist rtt, hs, tcp;
+	uint64_t sent, received, timeouts, late, ignored;
+	long connected, failed, dropped;
+	uint64_t t_first, t_last;
+	int first_error;
+	const char *first_msg;
+};
+
+static void add_totals(struct totals *t, const struct worker *w)
+{
+	wsk_hist_merge(&t->rtt, w->rtt);
+	wsk_hist_merge(&t->hs, w->hs);
+	wsk_hist_merge(&t->tcp, w->tcp);
+	t->sent += w->sent;
+	t->received += w->received;
+	t->timeouts += w->timeouts;
+	t->late += w->late;
+	t->ignored += w->ignored;
+	t->connected += w->connected;
+	t->failed += w->failed;
+	t->dropped += w->dropped;
+	if (w->t_first && (t->t_first == 0 || w->t_first < t->t_first))
+		t->t_first = w->t_first;
+	if (w->t_last > t->t_last)
+		t->t_last = w->t_last;
+	if (t->first_error == 0 && w->first_error != 0) {
+		t->first_error = w->first_error;
+		t->first_msg = w->first_msg;
+	}
+}
+
+/* A number with up to three decimals and no trailing zeros. */
+static const char *num(char *buf, size_t size, double v)
+{
+	char *p;
+
+	snprintf(buf, size, "%.3f", v);
+	p = buf + strlen(buf) - 1;
+	while (*p == '0')
+		*p-- = '\0';
+	if (*p == '.')
+		*p = '\0';
+	if (strcmp(buf, "-0") == 0)
+		strcpy(buf, "0");
+	return buf;
+}
+
+static double ms(uint64_t us)
+{
+	return (double)us / 1000;
+}
+
+static void print_text_summary(const struct options *o, const struct totals *t,
+			       double elapsed_ms)
+{
+	const struct wsk_hist *h = &t->rtt;
+	double loss =
+	    t->sent ? 100.0 * (double)(t->sent - t->received) / (double)t->sent
+		    : 0;
+	char b[64];
+
+	printf("--- %s ws-ping statistics ---\n", o->url.text);
+	printf("%llu probes sent, %llu received, %s%% loss, time %.0f ms\n",
+	       (unsigned long long)t->sent, (unsigned long long)t->received,
+	       num(b, sizeof(b), loss), elapsed_ms);
+	if (o->load) {
+		printf("%ld clients, %ld connected, %ld connect failures, %ld "
+		       "dropped\n",
+		       o->clients, t->connected, t->failed, t->dropped);
+		if (wsk_hist_count(&t->hs))
+			printf("handshake p50/p90/p99/max = "
+			       "%.3f/%.3f/%.3f/%.3f ms\n",
+			       ms(wsk_hist_percentile(&t->hs, 50)),
+			       ms(wsk_hist_percentile(&t->hs, 90)),
+			       ms(wsk_hist_percentile(&t->hs, 99)),
+			       ms(wsk_hist_max(&t->hs)));
+		printf("%llu round trips, %s round trips/s\n",
+		       (unsigned long long)t->received,
+		       num(b, sizeof(b),
+			   elapsed_ms > 0 ? floor((double)t->received * 1000 /
+						      elapsed_ms * 10 +
+						  0.5) /
+						10
+					  : 0));
+	}
+	if (wsk_hist_count(h) == 0)
+		return;
+	printf("rtt min/avg/max/mdev = %.3f/%.3f/%.3f/%.3f ms\n",
+	       ms(wsk_hist_min(h)), wsk_hist_mean(h) / 1000,
+	       ms(wsk_hist_max(h)), wsk_hist_stddev(h) / 1000);
+	printf("rtt p50/p90/p99/p99.9 = %.3f/%.3f/%.3f/%.3f ms\n",
+	       ms(wsk_hist_percentile(h, 50)), ms(wsk_hist_percentile(h, 90)),
+	       ms(wsk_hist_percentile(h, 99)),
+	       ms(wsk_hist_percentile(h, 99.9)));
+}
+
+static void json_ms(const char *name, int have, double v)
+{
+	char b[64];
+
+	if (have)
+		printf(",\"%s\":%s", name, num(b, sizeof(b), v));
+	else
+		printf(",\"%s\":null", name);
+}
+
+static void print_json_summary(const struct options *o, const struct run *r,
+			       const struct worker *w0, const struct totals *t,
+			       double elapsed_ms)
+{
+	const struct wsk_hist *h = &t->rtt;
+	int have = wsk_hist_count(h) != 0, hs = wsk_hist_count(&t->hs) != 0;
+	json_t *s = json_string(o->url.text);
+	char *url = json_dumps(s, JSON_ENCODE_ANY);
+	char b[64];
+
+	printf("{\"url\":%s,\"address\":\"%s\",\"mode\":\"%s\"",
+	       url ? url : "null", r->peer,
+	       o->mode == MODE_APP ? "app" : "frame");
+	free(url);
+	json_decref(s);
+	if (!o->load) {
+		json_ms("connect_ms", 1, ms(w0->connect_us));
+		json_ms("handshake_ms", 1, ms(w0->handshake_us));
+	}
+	printf(",\"sent\":%llu,\"received\":%llu,\"timeouts\":%llu",
+	       (unsigned long long)t->sent, (unsigned long long)t->received,
+	       (unsigned long long)t->timeouts);
+	printf(",\"loss_pct\":%s",
+	       num(b, sizeof(b),
+		   t->sent ? 100.0 * (double)(t->sent - t->received) /
+				 (double)t->sent
+			   : 0));
+	json_ms("time_ms", 1, elapsed_ms);
+	json_ms("min_ms", have, ms(wsk_hist_min(h)));
+	json_ms("avg_ms", have, wsk_hist_mean(h) / 1000);
+	json_ms("max_ms", have, ms(wsk_hist_max(h)));
+	json_ms("mdev_ms", have, wsk_hist_stddev(h) / 1000);
+	json_ms("p50_ms", have, ms(wsk_hist_percentile(h, 50)));
+	json_ms("p90_ms", have, ms(wsk_hist_percentile(h, 90)));
+	json_ms("p99_ms", have, ms(wsk_hist_percentile(h, 99)));
+	json_ms("p999_ms", have, ms(wsk_hist_percentile(h, 99.9)));
+	if (o->load) {
+		printf(",\"clients\":%ld,\"connected\":%ld,"
+		       "\"connect_failures\":%ld,\"dropped\":%ld",
+		       o->clients, t->connected, t->failed, t->dropped);
+		json_ms("handshake_p50_ms", hs,
+			ms(wsk_hist_percentile(&t->hs, 50)));
+		json_ms("handshake_p90_ms", hs,
+			ms(wsk_hist_percentile(&t->hs, 90)));
+		json_ms("handshake_p99_ms", hs,
+			ms(wsk_hist_percentile(&t->hs, 99)));
+		json_ms("handshake_max_ms", hs, ms(wsk_hist_max(&t->hs)));
+		printf(",\"round_trips\":%llu",
+		       (unsigned long long)t->received);
+		json_ms("round_trips_per_s", 1,
+			elapsed_ms > 0 ? (double)t->received * 1000 / elapsed_ms
+				       : 0);
+	}
+	printf("}\n");
+}
+
+static void run_release(struct run *r, struct options *o)
+{
+	unsigned i;
+
+	for (i = 0; i < r->nworkers; i++) {
+		struct worker *w = &r->workers[i];
+
+		free(w->conns);
+		free(w->buf);
+		free(w->rtt);
+		free(w->hs);
+		free(w->tcp);
+		uv_mutex_destroy(&w->lock);
+	}
+	free(r->workers);
+	uv_mutex_destroy(&r->lock);
+	free(o->headers);
+	wsk_url_release(&o->url);
+}
+
+/* A closed descriptor 0-2 would be taken by a socket, and the output
+ * would go to the server: hold them with /dev/null. */
+static void hold_std_fds(void)
+{
+	int fd;
+
+	for (fd = 0; fd <= 2; fd++)
+		if (fcntl(fd, F_GETFD) < 0 && errno == EBADF &&
+		    open("/dev/null", O_RDWR) != fd)
+			exit(WSK_EXIT_FAIL);
+}
+
+int main(int argc, char **argv)
+{
+	static struct options opts;
+	static struct run run;
+	static struct totals tot;
+	const struct options *o = &opts;
+	struct run *r = &run;
+	long per, extra;
+	double elapsed_ms;
+	unsigned i;
+	int rc;
+
+	hold_std_fds();
+	signal(SIGPIPE, SIG_IGN);
+	parse_options(argc, argv, &opts);
+	check_fd_limit(o);
+
+	r->o = o;
+	uv_loop_init(&r->loop);
+	uv_mutex_init(&r->lock);
+	uv_async_init(&r->loop, &r->wake, on_wake);
+	r->wake.data = r;
+	uv_signal_init(&r->loop, &r->sigint);
+	uv_signal_init(&r->loop, &r->sigterm);
+	r->sigint.data = r->sigterm.data = r;
+	uv_signal_start(&r->sigint, on_signal, SIGINT);
+	uv_signal_start(&r->sigterm, on_signal, SIGTERM);
+	uv_timer_init(&r->loop, &r->deadline);
+	r->deadline.data = r;
+	if (o->deadline_ms)
+		uv_timer_start(&r->deadline, on_deadline, o->deadline_ms, 0);
+
+	r->nworkers = o->threads;
+	r->workers = xcalloc(r->nworkers, sizeof(*r->workers));
+	per = o->clients / (long)r->nworkers;
+	extra = o->clients % (long)r->nworkers;
+	for (i = 0; i < r->nworkers; i++)
+		worker_init(&r->workers[i], r, i,
+			    per + ((long)i < extra ? 1 : 0));
+	start_worker(r, 0);
+	if (r->started == 0)
+		return WSK_EXIT_FAIL;
+	uv_run(&r->loop, UV_RUN_DEFAULT);
+	uv_loop_close(&r->loop);
+	for (i = 0; i < r->started; i++)
+		uv_thread_join(&r->workers[i].thread);
+
+	wsk_hist_init(&tot.rtt);
+	wsk_hist_init(&tot.hs);
+	wsk_hist_init(&tot.tcp);
+	for (i = 0; i < r->started; i++)
+		add_totals(&tot, &r->workers[i]);
+
+	if (tot.connected == 0) {
+		if (tot.first_error == WSK_CLIENT_E_ABORTED)
+			errmsg("cannot connect to '%s': %s", o->url.text,
+			       r->deadline_hit ? "deadline reached"
+					       : "interrupted");
+		else
+			errmsg("cannot connect to '%s': %s", o->url.text,
+			       tot.first_msg ? tot.first_msg : "failed");
+		run_release(r, &opts);
+		return WSK_EXIT_CONNECT;
+	}
+	if (o->load && tot.failed && !o->quiet)
+		errmsg("warning: %ld of %ld clients could not connect: %s",
+		       tot.failed, o->clients,
+		       tot.first_msg ? tot.first_msg : "failed");
+	if (o->verbose)
+		errmsg("late or unknown replies: %llu, other messages: %llu",
+		       (unsigned long long)tot.late,
+		       (unsigned long long)tot.ignored);
+	elapsed_ms = tot.t_first && tot.t_last > tot.t_first
+			 ? (double)(tot.t_last - tot.t_first) / 1e6
+			 : 0;
+	rc = tot.received > 0 ? WSK_EXIT_OK : WSK_EXIT_FAIL;
+	if (!r->stop_request) {
+		if (o->json)
+			print_json_summary(o, r, &r->workers[0], &tot,
+					   elapsed_ms);
+		else
+			print_text_summary(o, &tot, elapsed_ms);
+	}
+	if (fflush(stdout) != 0 || ferror(stdout) || r->out_error) {
+		if (r->out_error != EPIPE && errno != EPIPE) {
+			errmsg("cannot write to standard output: %s",
+			       strerror(r->out_error ? r->out_error : errno));
+			rc = WSK_EXIT_FAIL;
+		}
+	}
+	if (fclose(stdout) != 0 && errno != EPIPE && rc == WSK_EXIT_OK) {
+		errmsg("cannot write to standard output: %s", strerror(errno));
+		rc = WSK_EXIT_FAIL;
+	}
+	run_release(r, &opts);
+	return rc;
+}
