@@ -26,6 +26,7 @@ struct options {
 	struct wsk_server_opts srv;
 	struct wsk_access access;
 	const char *origins[MAX_ORIGINS];
+	const char *tls_cert, *tls_key;
 	int quiet, verbose, json_log;
 };
 
@@ -40,6 +41,7 @@ static void usage(FILE *f)
 	    "                [--handshake-timeout secs] [--heartbeat secs]\n"
 	    "                [--token token | --token-file file]\n"
 	    "                [--allow-origin origin] [--echo]\n"
+	    "                [--tls-cert file --tls-key file]\n"
 	    "                [--log-format text|json]\n"
 	    "\n"
 	    "  -p, --port PORT           TCP port (default 3000; 0: a free "
@@ -73,6 +75,10 @@ static void usage(FILE *f)
 	    "FILE\n"
 	    "      --allow-origin ORIGIN allow this Origin only (repeatable)\n"
 	    "      --echo                echo every message; no simulator\n"
+	    "      --tls-cert FILE       serve wss:// and https:// with this "
+	    "PEM\n"
+	    "                            certificate chain\n"
+	    "      --tls-key FILE        and this PEM private key\n"
 	    "      --log-format FMT      text (default) or json\n"
 	    "  -q, --quiet               log only warnings and errors\n"
 	    "  -v, --verbose             also log every HTTP request\n"
@@ -245,6 +251,8 @@ static void parse(int argc, char **argv, struct options *o)
 		OPT_TOKENFILE,
 		OPT_ORIGIN,
 		OPT_ECHO,
+		OPT_TLSCERT,
+		OPT_TLSKEY,
 		OPT_LOGFMT,
 	};
 	static const struct option longopts[] = {
@@ -265,6 +273,8 @@ static void parse(int argc, char **argv, struct options *o)
 	    {"token-file", required_argument, NULL, OPT_TOKENFILE},
 	    {"allow-origin", required_argument, NULL, OPT_ORIGIN},
 	    {"echo", no_argument, NULL, OPT_ECHO},
+	    {"tls-cert", required_argument, NULL, OPT_TLSCERT},
+	    {"tls-key", required_argument, NULL, OPT_TLSKEY},
 	    {"log-format", required_argument, NULL, OPT_LOGFMT},
 	    {"quiet", no_argument, NULL, 'q'},
 	    {"verbose", no_argument, NULL, 'v'},
@@ -374,6 +384,8 @@ static void parse(int argc, char **argv, struct options *o)
 			o->origins[o->access.norigins++] = optarg;
 			break;
 		case OPT_ECHO: o->srv.echo = 1; break;
+		case OPT_TLSCERT: o->tls_cert = optarg; break;
+		case OPT_TLSKEY: o->tls_key = optarg; break;
 		case OPT_LOGFMT:
 			if (strcmp(optarg, "json") == 0)
 				o->json_log = 1;
@@ -395,6 +407,8 @@ static void parse(int argc, char **argv, struct options *o)
 	}
 	if (optind < argc)
 		die_usage("unexpected argument '%s'", argv[optind]);
+	if (!o->tls_cert != !o->tls_key)
+		die_usage("--tls-cert and --tls-key go together");
 	if (o->quiet && o->verbose)
 		die_usage("--quiet and --verbose conflict");
 	if (token_file > 1)
@@ -433,8 +447,13 @@ static void on_server_done(void *arg)
 static void on_signal(uv_signal_t *h, int signum)
 {
 	struct app *a = h->data;
-	struct wsk_log_rec rec = {WSK_LOG_INFO, "shutdown", NULL, -1, 0,
-				  signum == SIGINT ? "interrupt" : "terminated"};
+	struct wsk_log_rec rec = {
+	    WSK_LOG_INFO,
+	    "shutdown",
+	    NULL,
+	    -1,
+	    0,
+	    signum == SIGINT ? "interrupt" : "terminated"};
 
 	log_cb((void *)a->opts, &rec);
 	wsk_server_shutdown(a->srv, on_server_done, a);
@@ -462,11 +481,17 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	raise_nofile();
 	a.opts = &o;
+	if (o.tls_cert && wsk_tls_server_ctx(&o.srv.tls, o.tls_cert, o.tls_key,
+					     err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s: %s\n", prog, err);
+		return WSK_EXIT_FAIL;
+	}
 	uv_loop_init(&a.loop);
 	r = wsk_server_start(&a.srv, &a.loop, &o.srv, err, sizeof(err));
 	if (r < 0) {
 		fprintf(stderr, "%s: %s\n", prog, err);
 		uv_loop_close(&a.loop);
+		wsk_tls_ctx_free(o.srv.tls);
 		return WSK_EXIT_FAIL;
 	}
 	uv_signal_init(&a.loop, &a.sigint);
@@ -475,11 +500,13 @@ int main(int argc, char **argv)
 	uv_signal_start(&a.sigint, on_signal, SIGINT);
 	uv_signal_start(&a.sigterm, on_signal, SIGTERM);
 	/* Tests and scripts wait for this line; it is printed even with -q. */
-	fprintf(stderr, "%s: listening on http://%s%s%s:%d/\n", prog,
+	fprintf(stderr, "%s: listening on %s://%s%s%s:%d/\n", prog,
+		o.srv.tls ? "https" : "http",
 		strchr(o.srv.host, ':') ? "[" : "", o.srv.host,
 		strchr(o.srv.host, ':') ? "]" : "", wsk_server_port(a.srv));
 	uv_run(&a.loop, UV_RUN_DEFAULT);
 	wsk_server_free(a.srv);
+	wsk_tls_ctx_free(o.srv.tls);
 	r = uv_loop_close(&a.loop);
 	if (r != 0 && !o.quiet)
 		fprintf(stderr, "%s: warning: handles left open at exit\n",

@@ -16,6 +16,7 @@
 #include "proto.h"
 #include "access.h"
 #include "routes.h"
+#include "tls.h"
 
 #define READ_BUF (64 * 1024)
 #define IOV_MAX_WRITE 64
@@ -28,6 +29,13 @@
 #define HTTP_OUT_HIGH (256 * 1024)
 
 enum conn_state { ST_HTTP, ST_WS, ST_CLOSING };
+
+/* A TLS connection's plaintext queue (conn.out) is encrypted into wire,
+ * which is what the socket writes. */
+struct conn_tls {
+	struct wsk_tls *t;
+	struct wsk_outq wire;
+};
 
 struct conn {
 	uv_tcp_t tcp;
@@ -48,6 +56,7 @@ struct conn {
 	struct conn *dirty_next;
 	uint8_t state;
 	uint8_t dirty, writing, frag, closing, close_sent, in_hub, paused;
+	struct conn_tls *tls; /* NULL on a plain connection */
 	/* Pipelined requests not yet parsed while output drains (see
 	 * http_input); at most one read's worth. */
 	char *pend;
@@ -149,6 +158,37 @@ static int past(const struct wsk_server *s, uint32_t t)
 
 /* ---- output ---- */
 
+/* The queue the socket writes: the ciphertext one under TLS. */
+static struct wsk_outq *wire(struct conn *c)
+{
+	return c->tls ? &c->tls->wire : &c->out;
+}
+
+/* Unsent bytes, plaintext and ciphertext: the backpressure measure. */
+static size_t unsent(const struct conn *c)
+{
+	return c->out.bytes + (c->tls ? c->tls->wire.bytes : 0);
+}
+
+/* Moves queued plaintext through TLS into the wire queue. Returns 0 or -1. */
+static int tls_encrypt(struct conn *c)
+{
+	uv_buf_t iov[IOV_MAX_WRITE];
+	unsigned n, i;
+
+	/* Before the handshake ends, plaintext waits in c->out. */
+	while (c->out.count && wsk_tls_ready(c->tls->t)) {
+		n = wsk_outq_iov(&c->out, 0, iov, IOV_MAX_WRITE);
+		for (i = 0; i < n; i++) {
+			if (wsk_tls_write(c->tls->t, iov[i].base, iov[i].len) <
+			    0)
+				return -1;
+			wsk_outq_consume(&c->out, iov[i].len);
+		}
+	}
+	return wsk_tls_take(c->tls->t, &c->tls->wire) < 0 ? -1 : 0;
+}
+
 static void mark_dirty(struct conn *c)
 {
 	if (c->dirty || c->closing)
@@ -171,9 +211,9 @@ static void on_write(uv_write_t *req, int status)
 		conn_close(c);
 		return;
 	}
-	wsk_outq_consume(&c->out, c->wbytes);
+	wsk_outq_consume(wire(c), c->wbytes);
 	c->wbytes = 0;
-	if (c->lagging && c->out.bytes <= c->srv->opts.max_queue / 2 &&
+	if (c->lagging && unsent(c) <= c->srv->opts.max_queue / 2 &&
 	    c->state == ST_WS) {
 		c->lagging = 0;
 		slog(c->srv, c, WSK_LOG_INFO, "slow-client", 0,
@@ -193,13 +233,19 @@ static void arm_close_timer(struct conn *c);
 static void conn_flush(struct conn *c)
 {
 	uv_buf_t iov[IOV_MAX_WRITE];
+	struct wsk_outq *q;
 	unsigned n, i;
 	int r;
 
 	if (c->writing || c->closing)
 		return;
-	while (c->out.count) {
-		n = wsk_outq_iov(&c->out, 0, iov, IOV_MAX_WRITE);
+	if (c->tls && tls_encrypt(c) < 0) {
+		conn_close(c);
+		return;
+	}
+	q = wire(c);
+	while (q->count) {
+		n = wsk_outq_iov(q, 0, iov, IOV_MAX_WRITE);
 		r = uv_try_write((uv_stream_t *)&c->tcp, iov, n);
 		if (r == UV_EAGAIN || r == 0)
 			break;
@@ -207,10 +253,10 @@ static void conn_flush(struct conn *c)
 			conn_close(c);
 			return;
 		}
-		wsk_outq_consume(&c->out, (size_t)r);
+		wsk_outq_consume(q, (size_t)r);
 	}
-	if (c->out.count) {
-		n = wsk_outq_iov(&c->out, 0, iov, IOV_MAX_WRITE);
+	if (q->count) {
+		n = wsk_outq_iov(q, 0, iov, IOV_MAX_WRITE);
 		c->wbytes = 0;
 		for (i = 0; i < n; i++)
 			c->wbytes += iov[i].len;
@@ -301,6 +347,11 @@ static void on_conn_closed(uv_handle_t *h)
 	struct wsk_server *s = c->srv;
 
 	wsk_outq_release(&c->out);
+	if (c->tls) {
+		wsk_outq_release(&c->tls->wire);
+		wsk_tls_free(c->tls->t);
+		free(c->tls);
+	}
 	free(c->http);
 	free(c->pend);
 	free(c);
@@ -363,7 +414,7 @@ static void conn_linger(struct conn *c)
 {
 	uv_shutdown_t *req;
 
-	if (c->out.count || c->writing || c->closing)
+	if (c->out.count || wire(c)->count || c->writing || c->closing)
 		return;
 	if (c->finishing == 2)
 		return;
@@ -391,7 +442,7 @@ static void conn_finish(struct conn *c)
 		return;
 	c->finishing = 1;
 	hub_remove(c);
-	if (c->out.count)
+	if (c->out.count || wire(c)->count)
 		mark_dirty(c);
 	else
 		conn_linger(c);
@@ -831,7 +882,7 @@ static void maybe_resume_reading(struct conn *c)
 {
 	char *p;
 
-	if (!c->paused || c->out.bytes >= HTTP_OUT_HIGH / 2)
+	if (!c->paused || unsent(c) >= HTTP_OUT_HIGH / 2)
 		return;
 	c->paused = 0;
 	if (c->pend) {
@@ -859,7 +910,7 @@ static void http_input(struct conn *c, const char *p, size_t len)
 	int r, close = 0;
 
 	while (len && c->state == ST_HTTP && !c->finishing && !c->closing) {
-		if (c->out.bytes > HTTP_OUT_HIGH) {
+		if (unsent(c) > HTTP_OUT_HIGH) {
 			/* A client that pipelines faster than it reads waits:
 			 * keep the rest of this read and stop reading until its
 			 * answers drain. */
@@ -919,7 +970,7 @@ static void http_input(struct conn *c, const char *p, size_t len)
 		/* The next request, on a kept-alive connection, gets as long.
 		 */
 		c->deadline = now32(s) + s->opts.handshake_timeout_ms;
-		if (c->out.bytes > HTTP_OUT_HIGH && len == 0) {
+		if (unsent(c) > HTTP_OUT_HIGH && len == 0) {
 			c->paused = 1;
 			uv_read_stop((uv_stream_t *)&c->tcp);
 		}
@@ -932,6 +983,38 @@ static void http_input(struct conn *c, const char *p, size_t len)
 	}
 }
 
+/* Ciphertext in, plaintext out to the same paths a plain connection
+ * uses. The plaintext goes into the read buffer the ciphertext came in:
+ * OpenSSL has copied it already. */
+static void tls_input(struct conn *c, char *buf, size_t len)
+{
+	char err[256];
+	ssize_t n;
+
+	if (wsk_tls_feed(c->tls->t, buf, len) < 0) {
+		conn_close(c);
+		return;
+	}
+	while (!c->closing && !c->finishing) {
+		n = wsk_tls_read(c->tls->t, buf, READ_BUF, err, sizeof(err));
+		if (n < 0) {
+			if (n == -1)
+				slog(c->srv, c, WSK_LOG_WARN, "tls", 0, err, 0);
+			conn_close(c);
+			return;
+		}
+		if (n == 0)
+			break;
+		if (c->state == ST_HTTP)
+			http_input(c, buf, (size_t)n);
+		else
+			conn_ws_input(c, (const uint8_t *)buf, (size_t)n);
+	}
+	/* Handshake records, or plaintext queued before the handshake ended. */
+	if (!c->closing)
+		mark_dirty(c);
+}
+
 static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 {
 	struct conn *c = st->data;
@@ -940,9 +1023,13 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 		conn_close(c);
 		return;
 	}
+	/* A finishing connection only waits for the peer's FIN. */
 	if (nread == 0 || c->finishing)
-		return; /* a finishing connection only waits for the peer's FIN
-			 */
+		return;
+	if (c->tls) {
+		tls_input(c, buf->base, (size_t)nread);
+		return;
+	}
 	if (c->state == ST_HTTP)
 		http_input(c, buf->base, (size_t)nread);
 	else
@@ -973,6 +1060,15 @@ static void on_connection(uv_stream_t *l, int status)
 		return;
 	}
 	uv_tcp_nodelay(&c->tcp, 1);
+	if (s->opts.tls) {
+		c->tls = calloc(1, sizeof(*c->tls));
+		if (c->tls)
+			c->tls->t = wsk_tls_new_server(s->opts.tls);
+		if (!c->tls || !c->tls->t) {
+			conn_close(c);
+			return;
+		}
+	}
 	n = sizeof(c->peer);
 	uv_tcp_getpeername(&c->tcp, &c->peer.sa, &n);
 	c->deadline = now32(s) + s->opts.handshake_timeout_ms;
@@ -1007,7 +1103,7 @@ static void on_update(void *arg, uint64_t seq, const char *json, size_t len)
 			s->dropped++;
 			continue;
 		}
-		if (c->out.bytes > s->opts.max_queue) {
+		if (unsent(c) > s->opts.max_queue) {
 			c->lagging = 1;
 			c->deadline = now32(s) + SLOW_GRACE_MS;
 			s->dropped++;

@@ -20,6 +20,7 @@
 #include <uv.h>
 
 #include "access.h"
+#include "tls.h"
 
 struct wsk_server;
 
@@ -53,6 +54,7 @@ struct wsk_server_opts {
 	unsigned handshake_timeout_ms; /* to send a complete request */
 	unsigned heartbeat_ms;	       /* server pings; 0: none */
 	int echo;		       /* echo every message, no simulator */
+	struct wsk_tls_ctx *tls;       /* serve TLS on every connection */
 	void (*log)(void *arg, const struct wsk_log_rec *rec);
 	void *log_arg;
 };
