@@ -234,6 +234,15 @@ int wsk_routes_answer(const struct wsk_routes *rt, const struct wsk_http *req,
 		json = wsk_events_json_one(rt->events, i, &len);
 		return send_json(&r, json, len, "Cache-Control: no-cache\r\n");
 	}
+	if (strcmp(path, "/metrics") == 0) {
+		json = rt->metrics(rt->arg, &len);
+		if (!json)
+			return -ENOMEM;
+		rc = wsk_reply_send(&r, 200, "text/plain; version=0.0.4",
+				    "Cache-Control: no-cache\r\n", json, len);
+		free(json);
+		return rc < 0 ? rc : 200;
+	}
 	if (strcmp(path, "/health") == 0) {
 		json_t *j = json_pack(
 		    "{s:s,s:I,s:s,s:I,s:I}", "status", "ok", "clients",

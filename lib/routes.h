@@ -14,6 +14,8 @@ struct wsk_routes {
 	const struct wsk_access *access;
 	const char *web_dir;	    /* NULL: no static files */
 	long (*clients)(void *arg); /* open WebSocket clients, for /health */
+	/* The /metrics text, newly allocated, or NULL when out of memory. */
+	char *(*metrics)(void *arg, size_t *len);
 	void *arg;
 	int64_t started_ms;
 };

@@ -12,6 +12,7 @@
 #include "frame.h"
 #include "handshake.h"
 #include "history.h"
+#include "metrics.h"
 #include "http.h"
 #include "proto.h"
 #include "access.h"
@@ -100,7 +101,7 @@ struct wsk_server {
 	long nclients, nconns;
 	int port;
 	int shutting_down, handles_open, final_close, in_recv;
-	uint64_t dropped; /* updates skipped for slow clients */
+	struct wsk_metrics m;
 	void (*done)(void *);
 	void *done_arg;
 	char rbuf[READ_BUF];
@@ -212,6 +213,7 @@ static void on_write(uv_write_t *req, int status)
 		return;
 	}
 	wsk_outq_consume(wire(c), c->wbytes);
+	c->srv->m.bytes_out += c->wbytes;
 	c->wbytes = 0;
 	if (c->lagging && unsent(c) <= c->srv->opts.max_queue / 2 &&
 	    c->state == ST_WS) {
@@ -254,6 +256,7 @@ static void conn_flush(struct conn *c)
 			return;
 		}
 		wsk_outq_consume(q, (size_t)r);
+		c->srv->m.bytes_out += (size_t)r;
 	}
 	if (q->count) {
 		n = wsk_outq_iov(q, 0, iov, IOV_MAX_WRITE);
@@ -293,6 +296,7 @@ static void push(struct conn *c, struct wsk_chunk *ch)
 		conn_close(c);
 		return;
 	}
+	c->srv->m.msgs_out++;
 	mark_dirty(c);
 }
 
@@ -473,6 +477,7 @@ static void ws_close(struct conn *c, uint16_t code, const char *why)
 
 	if (c->close_sent || c->closing)
 		return;
+	wsk_metrics_close(&s->m, code);
 	hub_remove(c);
 	if (c->ws) {
 		s->cur = c;
@@ -605,17 +610,20 @@ static void ws_msg(wslay_event_context_ptr ctx,
 	(void)ctx;
 	if (c->state != ST_WS)
 		return;
-	if ((a->opcode == WSLAY_TEXT_FRAME ||
-	     a->opcode == WSLAY_BINARY_FRAME) &&
-	    !rate_ok(c)) {
-		static const char err[] =
-		    "{\"type\":\"ERROR\",\"error\":\"rate limit exceeded\"}";
+	if (a->opcode == WSLAY_TEXT_FRAME || a->opcode == WSLAY_BINARY_FRAME) {
+		s->m.msgs_in++;
+		s->m.bytes_in += a->msg_length;
+		if (!rate_ok(c)) {
+			static const char err[] =
+			    "{\"type\":\"ERROR\",\"error\":\"rate limit "
+			    "exceeded\"}";
 
-		slog(s, c, WSK_LOG_WARN, "close", 1008, "rate limit exceeded",
-		     0);
-		send_text(c, err, sizeof(err) - 1);
-		ws_close(c, 1008, "rate limit exceeded");
-		return;
+			slog(s, c, WSK_LOG_WARN, "close", 1008,
+			     "rate limit exceeded", 0);
+			send_text(c, err, sizeof(err) - 1);
+			ws_close(c, 1008, "rate limit exceeded");
+			return;
+		}
 	}
 	if (s->opts.echo && (a->opcode == WSLAY_TEXT_FRAME ||
 			     a->opcode == WSLAY_BINARY_FRAME)) {
@@ -734,6 +742,8 @@ static void conn_ws_input(struct conn *c, const uint8_t *p, size_t len)
 	if (!wslay_event_want_read(c->ws)) {
 		uint16_t code = wslay_event_get_status_code_sent(c->ws);
 
+		if (c->state == ST_WS)
+			wsk_metrics_close(&s->m, code);
 		if (c->state == ST_WS && code != 1000 && code != 1001)
 			slog(s, c, WSK_LOG_WARN, "close", code,
 			     code == 1002   ? "protocol error"
@@ -766,6 +776,7 @@ static void reject(struct conn *c, int status, const char *why)
 	if (status == 401)
 		extra = "WWW-Authenticate: Bearer\r\n";
 	slog(c->srv, c, WSK_LOG_WARN, "reject", status, why, 0);
+	wsk_metrics_reject(&c->srv->m, status);
 	/* 401 and 403 say no more than their names: detail helps guessing. */
 	if (wsk_reply_error(&r, status,
 			    status == 401   ? "unauthorized"
@@ -871,6 +882,7 @@ static void upgrade(struct conn *c, const char *rest, size_t restlen)
 		s->hub->hprev = c;
 	s->hub = c;
 	s->nclients++;
+	s->m.ws_total++;
 	slog(s, c, WSK_LOG_INFO, "connect", 0, NULL, 1);
 	if (restlen)
 		conn_ws_input(c, (const uint8_t *)rest, restlen);
@@ -998,8 +1010,11 @@ static void tls_input(struct conn *c, char *buf, size_t len)
 	while (!c->closing && !c->finishing) {
 		n = wsk_tls_read(c->tls->t, buf, READ_BUF, err, sizeof(err));
 		if (n < 0) {
-			if (n == -1)
+			if (n == -1) {
 				slog(c->srv, c, WSK_LOG_WARN, "tls", 0, err, 0);
+				if (!c->opened)
+					wsk_metrics_reject(&c->srv->m, -1);
+			}
 			conn_close(c);
 			return;
 		}
@@ -1048,6 +1063,7 @@ static void on_connection(uv_stream_t *l, int status)
 	if (!c)
 		return;
 	c->srv = s;
+	s->m.conns_total++;
 	uv_tcp_init(s->loop, &c->tcp);
 	c->tcp.data = c;
 	s->nconns++;
@@ -1084,6 +1100,7 @@ static void on_update(void *arg, uint64_t seq, const char *json, size_t len)
 	struct wsk_chunk *frame =
 	    wsk_encode(s->enc, WSLAY_TEXT_FRAME, json, len);
 	struct conn *c, *next;
+	uint64_t t0;
 
 	if (!frame) {
 		/* Without memory for the frame this seq is lost: clients see
@@ -1093,6 +1110,7 @@ static void on_update(void *arg, uint64_t seq, const char *json, size_t len)
 		return;
 	}
 	wsk_history_push(&s->history, seq, frame);
+	t0 = uv_hrtime();
 	for (c = s->hub; c; c = next) {
 		next = c->hnext;
 		/* A client that does not read must not grow the server: past
@@ -1100,25 +1118,37 @@ static void on_update(void *arg, uint64_t seq, const char *json, size_t len)
 		 * in time it gets a fresh INITIAL (the latest state of every
 		 * event), else the sweeper closes it with 1008. */
 		if (c->lagging) {
-			s->dropped++;
+			s->m.slow_drops++;
 			continue;
 		}
 		if (unsent(c) > s->opts.max_queue) {
 			c->lagging = 1;
 			c->deadline = now32(s) + SLOW_GRACE_MS;
-			s->dropped++;
+			s->m.slow_drops++;
+			s->m.slow_clients++;
 			slog(s, c, WSK_LOG_WARN, "slow-client", 0,
 			     "over --max-queue, skipping updates", 0);
 			continue;
 		}
 		push(c, frame);
 	}
+	wsk_metrics_fanout(&s->m, (double)(uv_hrtime() - t0) / 1e9);
 	wsk_chunk_unref(frame);
 }
 
 static long count_clients(void *arg)
 {
 	return ((struct wsk_server *)arg)->nclients;
+}
+
+static char *render_metrics(void *arg, size_t *len)
+{
+	struct wsk_server *s = arg;
+
+	s->m.conns_open = s->nconns;
+	s->m.clients_open = s->nclients;
+	s->m.seq = s->events.seq;
+	return wsk_metrics_render(&s->m, len);
 }
 
 /* ---- deadlines ---- */
@@ -1136,6 +1166,7 @@ static void on_sweep(uv_timer_t *t)
 		    past(s, c->deadline)) {
 			slog(s, c, WSK_LOG_WARN, "timeout", 0,
 			     "no complete request in time", 0);
+			wsk_metrics_reject(&s->m, 0);
 			conn_close(c);
 		} else if (c->lagging && c->state == ST_WS &&
 			   past(s, c->deadline)) {
@@ -1227,6 +1258,8 @@ int wsk_server_start(struct wsk_server **out, uv_loop_t *loop,
 	s->routes.access = opts->access;
 	s->routes.web_dir = opts->web_dir;
 	s->routes.clients = count_clients;
+	s->routes.metrics = render_metrics;
+	s->m.redis = -1;
 	s->routes.arg = s;
 	s->routes.started_ms = wsk_now_ms();
 	r = resolve(loop, opts->host, opts->port, &ss, err, errlen);
