@@ -8,6 +8,7 @@
 #include <wslay/wslay.h>
 
 #include "buf.h"
+#include "cli.h"
 #include "events.h"
 #include "frame.h"
 #include "handshake.h"
@@ -29,7 +30,11 @@
  * they drain, so pipelined requests cannot grow the queue without bound. */
 #define HTTP_OUT_HIGH (256 * 1024)
 
-enum conn_state { ST_HTTP, ST_WS, ST_CLOSING };
+enum conn_state { ST_HTTP, ST_WS, ST_CLOSING, ST_SSE, ST_POLL };
+
+/* The subscriber lists a connection can be on: WebSocket clients (the
+ * hub), Server-Sent Events streams, and parked long polls. */
+enum list { L_NONE, L_HUB, L_SSE, L_POLL, L_COUNT };
 
 /* A TLS connection's plaintext queue (conn.out) is encrypted into wire,
  * which is what the socket writes. */
@@ -53,11 +58,14 @@ struct conn {
 	const uint8_t *in;
 	size_t inlen;
 	struct conn *prev, *next;   /* all connections */
-	struct conn *hprev, *hnext; /* open WebSocket connections (the hub) */
+	struct conn *hprev, *hnext; /* the subscriber list it is on */
 	struct conn *dirty_next;
 	uint8_t state;
-	uint8_t dirty, writing, frag, closing, close_sent, in_hub, paused;
-	struct conn_tls *tls; /* NULL on a plain connection */
+	uint8_t dirty, writing, frag, closing, close_sent, list, paused;
+	struct conn_tls *tls;  /* NULL on a plain connection */
+	const char *poll_cors; /* a parked poll's CORS value (static or the
+				* allowlist's string) */
+	uint8_t poll_last;     /* a parked poll's Connection: close */
 	/* Pipelined requests not yet parsed while output drains (see
 	 * http_input); at most one read's worth. */
 	char *pend;
@@ -94,11 +102,13 @@ struct wsk_server {
 	struct wsk_history history;
 	struct wsk_encoder *enc;
 	struct wsk_routes routes;
-	struct conn *conns, *hub, *dirty;
+	struct conn *conns, *dirty;
+	struct conn *lists[L_COUNT]; /* heads of the subscriber lists */
+	long nlist[L_COUNT];
 	struct conn *cur; /* the connection wslay is working for */
 	wslay_event_context_ptr pool[CTX_POOL];
 	int npool;
-	long nclients, nconns;
+	long nconns;
 	int port;
 	int shutting_down, handles_open, final_close, in_recv;
 	struct wsk_metrics m;
@@ -142,7 +152,7 @@ static void slog(struct wsk_server *s, const struct conn *c,
 		rec.peer = peer;
 	}
 	if (with_clients)
-		rec.clients = s->nclients;
+		rec.clients = s->nlist[L_HUB];
 	s->opts.log(s->opts.log_arg, &rec);
 }
 
@@ -306,16 +316,31 @@ static void hub_remove(struct conn *c)
 {
 	struct wsk_server *s = c->srv;
 
-	if (!c->in_hub)
+	if (c->list == L_NONE)
 		return;
 	if (c->hprev)
 		c->hprev->hnext = c->hnext;
 	else
-		s->hub = c->hnext;
+		s->lists[c->list] = c->hnext;
 	if (c->hnext)
 		c->hnext->hprev = c->hprev;
-	c->in_hub = 0;
-	s->nclients--;
+	s->nlist[c->list]--;
+	c->list = L_NONE;
+	c->hprev = c->hnext = NULL;
+}
+
+static void list_add(struct conn *c, enum list which)
+{
+	struct wsk_server *s = c->srv;
+
+	hub_remove(c);
+	c->list = (uint8_t)which;
+	c->hprev = NULL;
+	c->hnext = s->lists[which];
+	if (c->hnext)
+		c->hnext->hprev = c;
+	s->lists[which] = c;
+	s->nlist[which]++;
 }
 
 static void ctx_put(struct wsk_server *s, wslay_event_context_ptr ctx)
@@ -855,7 +880,7 @@ static void upgrade(struct conn *c, const char *rest, size_t restlen)
 		reject(c, 401, "missing or wrong token");
 		return;
 	}
-	if (s->nclients >= s->opts.max_clients) {
+	if (s->nlist[L_HUB] >= s->opts.max_clients) {
 		reject(c, 503, "too many clients");
 		return;
 	}
@@ -874,14 +899,8 @@ static void upgrade(struct conn *c, const char *rest, size_t restlen)
 		return;
 	free(c->http);
 	c->http = NULL;
-	c->in_hub = 1;
 	c->opened = 1;
-	c->hprev = NULL;
-	c->hnext = s->hub;
-	if (s->hub)
-		s->hub->hprev = c;
-	s->hub = c;
-	s->nclients++;
+	list_add(c, L_HUB);
 	s->m.ws_total++;
 	slog(s, c, WSK_LOG_INFO, "connect", 0, NULL, 1);
 	if (restlen)
@@ -889,6 +908,9 @@ static void upgrade(struct conn *c, const char *rest, size_t restlen)
 }
 
 static void http_input(struct conn *c, const char *p, size_t len);
+static int stream_path(const struct wsk_http *h, char *out, size_t outlen);
+static int stream_route(struct conn *c, const char *path);
+static void stash(struct conn *c, const char *p, size_t len);
 
 static void maybe_resume_reading(struct conn *c)
 {
@@ -918,6 +940,7 @@ static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 static void http_input(struct conn *c, const char *p, size_t len)
 {
 	struct wsk_server *s = c->srv;
+	char path[32];
 	size_t used;
 	int r, close = 0;
 
@@ -960,6 +983,19 @@ static void http_input(struct conn *c, const char *p, size_t len)
 			upgrade(c, p, len);
 			return;
 		}
+		if (stream_path(c->http, path, sizeof(path)) &&
+		    stream_route(c, path)) {
+			if (c->state == ST_POLL && len)
+				stash(c, p, len);
+			if (c->state != ST_HTTP || c->closing || c->finishing)
+				return;
+			if (len) {
+				/* Pipelined behind a finished stream request.
+				 */
+				continue;
+			}
+			return;
+		}
 		r = wsk_routes_answer(&s->routes, c->http, &c->out, &close);
 		if (r < 0) {
 			conn_close(c);
@@ -995,6 +1031,41 @@ static void http_input(struct conn *c, const char *p, size_t len)
 	}
 }
 
+/* Input that arrives while a long poll is parked: pipelined requests,
+ * kept (bounded) until the poll is answered. */
+static void stash(struct conn *c, const char *p, size_t len)
+{
+	char *n;
+
+	if (c->pendlen + len > READ_BUF) {
+		conn_close(c);
+		return;
+	}
+	n = realloc(c->pend, c->pendlen + len);
+	if (!n) {
+		conn_close(c);
+		return;
+	}
+	memcpy(n + c->pendlen, p, len);
+	c->pend = n;
+	c->pendlen += len;
+	if (!c->paused) {
+		c->paused = 1;
+		uv_read_stop((uv_stream_t *)&c->tcp);
+	}
+}
+
+static void dispatch(struct conn *c, char *p, size_t len)
+{
+	switch (c->state) {
+	case ST_HTTP: http_input(c, p, len); break;
+	case ST_WS:
+	case ST_CLOSING: conn_ws_input(c, (const uint8_t *)p, len); break;
+	case ST_POLL: stash(c, p, len); break;
+	default: break; /* an SSE client has nothing more to say */
+	}
+}
+
 /* Ciphertext in, plaintext out to the same paths a plain connection
  * uses. The plaintext goes into the read buffer the ciphertext came in:
  * OpenSSL has copied it already. */
@@ -1020,10 +1091,7 @@ static void tls_input(struct conn *c, char *buf, size_t len)
 		}
 		if (n == 0)
 			break;
-		if (c->state == ST_HTTP)
-			http_input(c, buf, (size_t)n);
-		else
-			conn_ws_input(c, (const uint8_t *)buf, (size_t)n);
+		dispatch(c, buf, (size_t)n);
 	}
 	/* Handshake records, or plaintext queued before the handshake ended. */
 	if (!c->closing)
@@ -1041,14 +1109,10 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 	/* A finishing connection only waits for the peer's FIN. */
 	if (nread == 0 || c->finishing)
 		return;
-	if (c->tls) {
+	if (c->tls)
 		tls_input(c, buf->base, (size_t)nread);
-		return;
-	}
-	if (c->state == ST_HTTP)
-		http_input(c, buf->base, (size_t)nread);
 	else
-		conn_ws_input(c, (const uint8_t *)buf->base, (size_t)nread);
+		dispatch(c, buf->base, (size_t)nread);
 }
 
 static void on_connection(uv_stream_t *l, int status)
@@ -1092,6 +1156,294 @@ static void on_connection(uv_stream_t *l, int status)
 		conn_close(c);
 }
 
+/* ---- Server-Sent Events and long polling ---- */
+
+/* The JSON inside one of our own frames: server frames are unmasked, so
+ * the payload follows a 2-, 4- or 10-byte header. */
+static const char *frame_payload(const struct wsk_chunk *f, size_t *len)
+{
+	size_t h = (f->data[1] & 0x7f) == 126	? 4
+		   : (f->data[1] & 0x7f) == 127 ? 10
+						: 2;
+
+	*len = f->len - h;
+	return (const char *)f->data + h;
+}
+
+/* One SSE event: the id names the epoch too, so a client that resumes
+ * with Last-Event-ID from an earlier run is recognized. */
+static struct wsk_chunk *sse_event(const struct wsk_server *s, uint64_t seq,
+				   const char *json, size_t len)
+{
+	struct wsk_chunk *c = wsk_chunk_new(len + 64);
+	int n;
+
+	if (!c)
+		return NULL;
+	n = snprintf((char *)c->data, 64,
+		     "id: %s:%llu\ndata: ", s->events.epoch,
+		     (unsigned long long)seq);
+	memcpy(c->data + n, json, len);
+	memcpy(c->data + n + len, "\n\n", 2);
+	c->len = (size_t)n + len + 2;
+	wsk_chunk_seal(c);
+	return c;
+}
+
+static int push_owned(struct conn *c, struct wsk_chunk *ch)
+{
+	if (!ch) {
+		conn_close(c);
+		return -1;
+	}
+	push(c, ch);
+	wsk_chunk_unref(ch);
+	return c->closing ? -1 : 0;
+}
+
+/* Parses "EPOCH:SEQ" (an SSE id) or, for polls, separate values, and
+ * tells whether the ring can bring the client up to date. */
+static int can_resume(const struct wsk_server *s, const char *epoch,
+		      const char *since, uint64_t *out)
+{
+	char *end;
+	uint64_t v;
+
+	if (!since || !(since[0] >= '0' && since[0] <= '9'))
+		return 0;
+	v = strtoull(since, &end, 10);
+	if (*end != '\0' || (epoch && strcmp(epoch, s->events.epoch) != 0))
+		return 0;
+	*out = v;
+	return wsk_history_covers(&s->history, v, s->events.seq);
+}
+
+static void sse_start(struct conn *c, const struct wsk_reply *r)
+{
+	struct wsk_server *s = c->srv;
+	const char *last = wsk_http_header(c->http, "Last-Event-ID");
+	char hdr[512], idbuf[96], *colon, *json;
+	uint64_t since, q;
+	size_t len;
+	int n;
+
+	n = snprintf(hdr, sizeof(hdr),
+		     "HTTP/1.1 200 OK\r\n"
+		     "Server: ws-serve/" WSK_VERSION "\r\n"
+		     "Content-Type: text/event-stream\r\n"
+		     "Cache-Control: no-cache\r\n"
+		     "Access-Control-Allow-Origin: %.300s\r\n"
+		     "X-Accel-Buffering: no\r\n\r\n"
+		     "retry: 1000\n\n",
+		     r->cors);
+	if (n < 0 || (size_t)n >= sizeof(hdr) ||
+	    wsk_outq_append(&c->out, hdr, (size_t)n) < 0) {
+		conn_close(c);
+		return;
+	}
+	mark_dirty(c);
+	/* The stream has no length: it ends when either side closes. */
+	c->state = ST_SSE;
+	c->opened = 1;
+	if (last && strlen(last) < sizeof(idbuf)) {
+		strcpy(idbuf, last);
+		colon = strchr(idbuf, ':');
+		if (colon) {
+			*colon = '\0';
+			if (can_resume(s, idbuf, colon + 1, &since)) {
+				for (q = since + 1; q <= s->events.seq; q++) {
+					const char *p = frame_payload(
+					    wsk_history_get(&s->history, q),
+					    &len);
+
+					if (push_owned(c,
+						       sse_event(s, q, p, len)))
+						return;
+				}
+				goto live;
+			}
+		}
+	}
+	json = wsk_events_json_initial(&s->events, &len);
+	if (!json) {
+		conn_close(c);
+		return;
+	}
+	n = push_owned(c, sse_event(s, s->events.seq, json, len));
+	free(json);
+	if (n)
+		return;
+live:
+	free(c->http);
+	c->http = NULL;
+	list_add(c, L_SSE);
+	slog(s, c, WSK_LOG_INFO, "sse", 0, NULL, 0);
+}
+
+/* Answers a long poll with a JSON array of protocol messages. */
+static void poll_answer(struct conn *c, int status, const char *body,
+			size_t len)
+{
+	struct wsk_reply r = {&c->out, 0, c->poll_last, c->poll_cors};
+
+	hub_remove(c);
+	c->state = ST_HTTP;
+	if (wsk_reply_send(&r, status,
+			   status == 204 ? NULL : "application/json",
+			   "Cache-Control: no-cache\r\n", body, len) < 0) {
+		conn_close(c);
+		return;
+	}
+	mark_dirty(c);
+	c->deadline = now32(c->srv) + c->srv->opts.handshake_timeout_ms;
+	if (c->poll_last) {
+		conn_finish(c);
+		return;
+	}
+	/* Requests that came while the poll was parked. */
+	if (c->paused)
+		maybe_resume_reading(c);
+}
+
+/* Builds "[m1,m2,...]" from the ring's frames after since. */
+static char *poll_body(const struct wsk_server *s, uint64_t since, size_t *len)
+{
+	size_t cap = 2, n = 0, l;
+	uint64_t q;
+	char *buf;
+
+	for (q = since + 1; q <= s->events.seq; q++) {
+		frame_payload(wsk_history_get(&s->history, q), &l);
+		cap += l + 1;
+	}
+	buf = malloc(cap + 1);
+	if (!buf)
+		return NULL;
+	buf[n++] = '[';
+	for (q = since + 1; q <= s->events.seq; q++) {
+		const char *p =
+		    frame_payload(wsk_history_get(&s->history, q), &l);
+
+		if (q > since + 1)
+			buf[n++] = ',';
+		memcpy(buf + n, p, l);
+		n += l;
+	}
+	buf[n++] = ']';
+	*len = n;
+	return buf;
+}
+
+static void poll_start(struct conn *c, const struct wsk_reply *r)
+{
+	struct wsk_server *s = c->srv;
+	const char *url = wsk_http_url(c->http);
+	char since_s[32], epoch[64], tmo[32], err[WSK_ERRLEN];
+	int has_since = wsk_http_query(url, "since", since_s, sizeof(since_s));
+	int has_epoch = wsk_http_query(url, "epoch", epoch, sizeof(epoch));
+	int has_tmo = wsk_http_query(url, "timeout", tmo, sizeof(tmo));
+	double secs = 30;
+	uint64_t since;
+	char *body, *json;
+	size_t len;
+
+	c->poll_last = (uint8_t)r->last;
+	c->poll_cors = r->cors;
+	if (has_tmo < 0 ||
+	    (has_tmo > 0 &&
+	     wsk_parse_seconds(tmo, 120, &secs, err, sizeof(err)))) {
+		struct wsk_reply rr = *r;
+
+		wsk_reply_error(&rr, 400, "timeout must be 0 to 120 seconds",
+				NULL, NULL);
+		mark_dirty(c);
+		if (r->last)
+			conn_finish(c);
+		else
+			wsk_http_init(c->http, WSK_HTTP_REQUEST);
+		return;
+	}
+	free(c->http);
+	c->http = NULL;
+	if (has_since <= 0 || has_epoch < 0 ||
+	    !can_resume(s, has_epoch > 0 ? epoch : NULL, since_s, &since)) {
+		json = wsk_events_json_initial(&s->events, &len);
+		body = json ? malloc(len + 2) : NULL;
+		if (body) {
+			body[0] = '[';
+			memcpy(body + 1, json, len);
+			body[len + 1] = ']';
+		}
+		free(json);
+		if (!body) {
+			conn_close(c);
+			return;
+		}
+		poll_answer(c, 200, body, len + 2);
+		free(body);
+		return;
+	}
+	if (since < s->events.seq) {
+		body = poll_body(s, since, &len);
+		if (!body) {
+			conn_close(c);
+			return;
+		}
+		poll_answer(c, 200, body, len);
+		free(body);
+		return;
+	}
+	/* Up to date: wait for the next update or the timeout. The sweeper
+	 * looks at the deadline once a second. */
+	c->state = ST_POLL;
+	c->deadline = now32(s) + (uint32_t)(secs * 1000);
+	list_add(c, L_POLL);
+}
+
+/* Decodes the request's path (without the query) when it is short enough
+ * to be one of the streaming endpoints. */
+static int stream_path(const struct wsk_http *h, char *out, size_t outlen)
+{
+	const char *url = wsk_http_url(h);
+	const char *q = strchr(url, '?');
+	size_t n = q ? (size_t)(q - url) : strlen(url);
+
+	return n < outlen && wsk_pct_decode(url, n, out) >= 0;
+}
+
+/* Routes the two streaming endpoints, which need the subscriber lists.
+ * Returns 1 when the request was one of them. */
+static int stream_route(struct conn *c, const char *path)
+{
+	struct wsk_server *s = c->srv;
+	const char *method = wsk_http_method(c->http);
+	struct wsk_reply r = {&c->out, 0, !wsk_http_keep_alive(c->http), "*"};
+	int sse = strcmp(path, "/events/stream") == 0;
+
+	if (!sse && strcmp(path, "/events/poll") != 0)
+		return 0;
+	if (strcmp(method, "GET") != 0)
+		return 0; /* the routes answer 405 and HEAD alike */
+	if (wsk_access_origin(s->opts.access, c->http, &r.cors)) {
+		wsk_reply_error(&r, 403, "origin not allowed", NULL, NULL);
+	} else if (wsk_access_token(s->opts.access, c->http)) {
+		wsk_reply_error(&r, 401, "unauthorized", NULL,
+				"WWW-Authenticate: Bearer\r\n");
+	} else if (sse) {
+		sse_start(c, &r);
+		return 1;
+	} else {
+		poll_start(c, &r);
+		return 1;
+	}
+	mark_dirty(c);
+	if (r.last)
+		conn_finish(c);
+	else
+		wsk_http_init(c->http, WSK_HTTP_REQUEST);
+	return 1;
+}
+
 /* ---- broadcast ---- */
 
 static void on_update(void *arg, uint64_t seq, const char *json, size_t len)
@@ -1111,7 +1463,7 @@ static void on_update(void *arg, uint64_t seq, const char *json, size_t len)
 	}
 	wsk_history_push(&s->history, seq, frame);
 	t0 = uv_hrtime();
-	for (c = s->hub; c; c = next) {
+	for (c = s->lists[L_HUB]; c; c = next) {
 		next = c->hnext;
 		/* A client that does not read must not grow the server: past
 		 * max_queue unsent bytes it gets no more updates; if it drains
@@ -1132,13 +1484,45 @@ static void on_update(void *arg, uint64_t seq, const char *json, size_t len)
 		}
 		push(c, frame);
 	}
+	if (s->lists[L_SSE]) {
+		struct wsk_chunk *ev = sse_event(s, seq, json, len);
+
+		for (c = s->lists[L_SSE]; ev && c; c = next) {
+			next = c->hnext;
+			/* An SSE client that falls behind is dropped; its
+			 * browser reconnects with Last-Event-ID and resumes. */
+			if (unsent(c) > s->opts.max_queue) {
+				s->m.slow_clients++;
+				slog(s, c, WSK_LOG_WARN, "slow-client", 0,
+				     "SSE stream over --max-queue, closing", 0);
+				conn_close(c);
+				continue;
+			}
+			push(c, ev);
+		}
+		wsk_chunk_unref(ev);
+	}
+	for (c = s->lists[L_POLL]; c; c = next) {
+		char *body = malloc(len + 2);
+
+		next = c->hnext;
+		if (!body) {
+			conn_close(c);
+			continue;
+		}
+		body[0] = '[';
+		memcpy(body + 1, json, len);
+		body[len + 1] = ']';
+		poll_answer(c, 200, body, len + 2);
+		free(body);
+	}
 	wsk_metrics_fanout(&s->m, (double)(uv_hrtime() - t0) / 1e9);
 	wsk_chunk_unref(frame);
 }
 
 static long count_clients(void *arg)
 {
-	return ((struct wsk_server *)arg)->nclients;
+	return ((struct wsk_server *)arg)->nlist[L_HUB];
 }
 
 static char *render_metrics(void *arg, size_t *len)
@@ -1146,7 +1530,7 @@ static char *render_metrics(void *arg, size_t *len)
 	struct wsk_server *s = arg;
 
 	s->m.conns_open = s->nconns;
-	s->m.clients_open = s->nclients;
+	s->m.clients_open = s->nlist[L_HUB];
 	s->m.seq = s->events.seq;
 	return wsk_metrics_render(&s->m, len);
 }
@@ -1168,6 +1552,8 @@ static void on_sweep(uv_timer_t *t)
 			     "no complete request in time", 0);
 			wsk_metrics_reject(&s->m, 0);
 			conn_close(c);
+		} else if (c->state == ST_POLL && past(s, c->deadline)) {
+			poll_answer(c, 204, NULL, 0);
 		} else if (c->lagging && c->state == ST_WS &&
 			   past(s, c->deadline)) {
 			slog(s, c, WSK_LOG_WARN, "close", 1008,
@@ -1188,7 +1574,7 @@ static void on_heartbeat(uv_timer_t *t)
 
 	if (!ping)
 		return;
-	for (c = s->hub; c; c = next) {
+	for (c = s->lists[L_HUB]; c; c = next) {
 		next = c->hnext;
 		if (c->missed >= 2) {
 			slog(s, c, WSK_LOG_WARN, "close", 1001, "no pong", 0);
@@ -1199,6 +1585,17 @@ static void on_heartbeat(uv_timer_t *t)
 		push(c, ping);
 	}
 	wsk_chunk_unref(ping);
+	/* SSE streams get a comment line, which keeps proxies from timing
+	 * them out and lets a dead peer show as a write error. */
+	if (s->lists[L_SSE]) {
+		struct wsk_chunk *beat = wsk_chunk_dup(": ping\n\n", 8);
+
+		for (c = s->lists[L_SSE]; beat && c; c = next) {
+			next = c->hnext;
+			push(c, beat);
+		}
+		wsk_chunk_unref(beat);
+	}
 }
 
 /* ---- start and stop ---- */
@@ -1364,7 +1761,7 @@ void wsk_server_shutdown(struct wsk_server *s, void (*done)(void *arg),
 		next = c->next;
 		if (c->state == ST_WS)
 			ws_close(c, 1001, "server shutting down");
-		else if (c->state == ST_HTTP)
+		else if (c->state != ST_CLOSING)
 			conn_finish(c);
 	}
 	uv_timer_init(s->loop, &s->shutdown_timer);
