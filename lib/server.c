@@ -211,6 +211,8 @@ static void mark_dirty(struct conn *c)
 
 static void send_initial(struct conn *c);
 
+static void check_caught_up(struct conn *c);
+
 static void on_write(uv_write_t *req, int status)
 {
 	struct conn *c = req->data;
@@ -225,14 +227,20 @@ static void on_write(uv_write_t *req, int status)
 	wsk_outq_consume(wire(c), c->wbytes);
 	c->srv->m.bytes_out += c->wbytes;
 	c->wbytes = 0;
-	if (c->lagging && unsent(c) <= c->srv->opts.max_queue / 2 &&
-	    c->state == ST_WS) {
+	conn_flush(c);
+}
+
+/* A lagging client that drained to half of --max-queue takes the current
+ * state as a fresh INITIAL and gets live updates again. */
+static void check_caught_up(struct conn *c)
+{
+	if (c->lagging && c->state == ST_WS &&
+	    unsent(c) <= c->srv->opts.max_queue / 2) {
 		c->lagging = 0;
 		slog(c->srv, c, WSK_LOG_INFO, "slow-client", 0,
 		     "caught up, sending a fresh INITIAL", 0);
 		send_initial(c);
 	}
-	conn_flush(c);
 }
 
 static void maybe_resume_reading(struct conn *c);
@@ -251,6 +259,7 @@ static void conn_flush(struct conn *c)
 
 	if (c->writing || c->closing)
 		return;
+	check_caught_up(c);
 	if (c->tls && tls_encrypt(c) < 0) {
 		conn_close(c);
 		return;
@@ -792,6 +801,21 @@ static void conn_ws_input(struct conn *c, const uint8_t *p, size_t len)
 
 /* ---- HTTP phase ---- */
 
+/* "METHOD target" for the request log, with a ?token= value hidden. */
+static void log_target(const struct wsk_http *h, char *line, size_t size)
+{
+	char *t, *e;
+
+	snprintf(line, size, "%s %.256s", wsk_http_method(h), wsk_http_url(h));
+	t = strstr(line, "token=");
+	if (t && (t[-1] == '?' || t[-1] == '&')) {
+		t += 6;
+		e = strchrnul(t, '&');
+		memmove(t + 3, e, strlen(e) + 1);
+		memcpy(t, "...", 3);
+	}
+}
+
 static void reject(struct conn *c, int status, const char *why)
 {
 	const char *extra =
@@ -1004,9 +1028,7 @@ static void http_input(struct conn *c, const char *p, size_t len)
 		if (s->opts.log_requests) {
 			char line[300];
 
-			snprintf(line, sizeof(line), "%s %.256s",
-				 wsk_http_method(c->http),
-				 wsk_http_url(c->http));
+			log_target(c->http, line, sizeof(line));
 			slog(s, c, WSK_LOG_INFO, "request", r, line, 0);
 		}
 		mark_dirty(c);
