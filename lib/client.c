@@ -158,7 +158,7 @@ static void handle_closed(uv_handle_t *h)
 /* Ends the connection: closes the handles, and on_close follows from the
  * last close callback. The first error recorded is the one reported. */
 static void finish(struct wsk_client *c, int err, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 static void finish(struct wsk_client *c, int err, const char *fmt, ...)
 {
 	va_list ap;
@@ -189,9 +189,9 @@ static void fail_io(struct wsk_client *c, int err)
 	if (c->st < ST_OPEN) {
 		finish(c, WSK_CLIENT_E_HANDSHAKE, "%s",
 		       err == UV_EOF
-			       ? "server closed the connection during the "
-				 "handshake"
-			       : uv_strerror(err));
+			   ? "server closed the connection during the "
+			     "handshake"
+			   : uv_strerror(err));
 	} else if (c->ws && wslay_event_get_close_received(c->ws)) {
 		/* The server closed cleanly and did not wait for our echo. */
 		finish(c, 0, NULL);
@@ -391,9 +391,11 @@ static void ws_input(struct wsk_client *c, const uint8_t *data, size_t len)
 	if (c->st == ST_DONE)
 		return;
 	if (r < 0) {
-		finish(c, r == WSLAY_ERR_NOMEM ? -ENOMEM : WSK_CLIENT_E_PROTOCOL,
-		       "%s", r == WSLAY_ERR_NOMEM ? "out of memory"
-						  : "cannot read frames");
+		finish(c,
+		       r == WSLAY_ERR_NOMEM ? -ENOMEM : WSK_CLIENT_E_PROTOCOL,
+		       "%s",
+		       r == WSLAY_ERR_NOMEM ? "out of memory"
+					    : "cannot read frames");
 		return;
 	}
 	/* wslay stops reading without a close from the peer only when it
@@ -417,7 +419,7 @@ static void ws_input(struct wsk_client *c, const uint8_t *data, size_t len)
 			snprintf(c->message, sizeof(c->message),
 				 "%s (close %u)",
 				 failure_text(
-					 wslay_event_get_status_code_sent(c->ws)),
+				     wslay_event_get_status_code_sent(c->ws)),
 				 wslay_event_get_status_code_sent(c->ws));
 	}
 	pump(c);
@@ -490,10 +492,10 @@ static int check_reply(struct wsk_client *c)
 static int make_ws(struct wsk_client *c)
 {
 	static const struct wslay_event_callbacks cbs = {
-		.recv_callback = ws_recv,
-		.send_callback = ws_send,
-		.genmask_callback = ws_genmask,
-		.on_msg_recv_callback = ws_msg,
+	    .recv_callback = ws_recv,
+	    .send_callback = ws_send,
+	    .genmask_callback = ws_genmask,
+	    .on_msg_recv_callback = ws_msg,
 	};
 
 	if (wslay_event_context_client_init(&c->ws, &cbs, c) != 0) {
@@ -504,8 +506,7 @@ static int make_ws(struct wsk_client *c)
 	return 0;
 }
 
-static void handshake_input(struct wsk_client *c, const char *data,
-			    size_t len)
+static void handshake_input(struct wsk_client *c, const char *data, size_t len)
 {
 	struct setup *s = c->setup;
 	struct wsk_client_open info = {0};
@@ -683,8 +684,7 @@ static void connect_next(struct wsk_client *c)
 	}
 }
 
-static void on_resolved(uv_getaddrinfo_t *req, int status,
-			struct addrinfo *res)
+static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 {
 	struct wsk_client *c = req->data;
 	struct setup *s = c->setup;
@@ -715,8 +715,8 @@ static void on_timer(uv_timer_t *t)
 
 	switch (c->st) {
 	case ST_RESOLVE:
-		finish(c, WSK_CLIENT_E_TIMEOUT, "timed out resolving '%s' (%g s)",
-		       c->setup->host, secs);
+		finish(c, WSK_CLIENT_E_TIMEOUT,
+		       "timed out resolving '%s' (%g s)", c->setup->host, secs);
 		break;
 	case ST_CONNECT:
 		finish(c, WSK_CLIENT_E_TIMEOUT, "timed out connecting (%g s)",
@@ -724,7 +724,8 @@ static void on_timer(uv_timer_t *t)
 		break;
 	case ST_HANDSHAKE:
 		finish(c, WSK_CLIENT_E_TIMEOUT,
-		       "timed out waiting for the handshake reply (%g s)", secs);
+		       "timed out waiting for the handshake reply (%g s)",
+		       secs);
 		break;
 	case ST_CLOSING:
 		finish(c, WSK_CLIENT_E_CLOSE_TIMEOUT,
@@ -738,7 +739,8 @@ static void on_timer(uv_timer_t *t)
 static int is_tchar(unsigned char ch)
 {
 	return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
-	       (ch >= '0' && ch <= '9') || (ch && strchr("!#$%&'*+-.^_`|~", ch));
+	       (ch >= '0' && ch <= '9') ||
+	       (ch && strchr("!#$%&'*+-.^_`|~", ch));
 }
 
 int wsk_client_check_header(const char *line, char *err, size_t errlen)
@@ -786,7 +788,7 @@ struct sbuf {
 };
 
 static void add(struct sbuf *b, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 static void add(struct sbuf *b, const char *fmt, ...)
 {
 	va_list ap;
@@ -833,8 +835,9 @@ static int build_request(struct setup *s, const struct wsk_client_opts *o)
 	add(&b, "GET %s HTTP/1.1\r\n", u->target);
 	if (!user_header(o, "Host"))
 		add(&b, "Host: %s\r\n", u->authority);
-	add(&b, "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-		"Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n",
+	add(&b,
+	    "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+	    "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n",
 	    s->key);
 	if (o->origin && !user_header(o, "Origin"))
 		add(&b, "Origin: %s\r\n", o->origin);
@@ -930,8 +933,8 @@ int wsk_client_connect(struct wsk_client **out, struct wsk_client_loop *cl,
 	c->cl = cl;
 	c->cbs = *cbs;
 	c->user_data = user_data;
-	c->max_message = o->max_message ? o->max_message
-					: WSK_CLIENT_MAX_MESSAGE;
+	c->max_message =
+	    o->max_message ? o->max_message : WSK_CLIENT_MAX_MESSAGE;
 	c->connect_timeout_ms = o->connect_timeout_ms;
 	c->wreq.data = c;
 	c->setup->creq.data = c;
@@ -1011,8 +1014,9 @@ int wsk_client_close(struct wsk_client *c, uint16_t code, const char *reason,
 	if (c->st > ST_OPEN)
 		return -EPIPE;
 	if (c->st < ST_OPEN) {
-		finish(c, WSK_CLIENT_E_ABORTED, "closed before the handshake "
-						"ended");
+		finish(c, WSK_CLIENT_E_ABORTED,
+		       "closed before the handshake "
+		       "ended");
 		return 0;
 	}
 	/* A close frame carries at most 123 bytes of reason; cut at a UTF-8
@@ -1028,8 +1032,8 @@ int wsk_client_close(struct wsk_client *c, uint16_t code, const char *reason,
 	if (r < 0 && r != WSLAY_ERR_NO_MORE_MSG)
 		return -ENOMEM;
 	c->st = ST_CLOSING;
-	c->close_timeout_ms = timeout_ms ? timeout_ms
-					 : WSK_CLIENT_CLOSE_TIMEOUT_MS;
+	c->close_timeout_ms =
+	    timeout_ms ? timeout_ms : WSK_CLIENT_CLOSE_TIMEOUT_MS;
 	uv_timer_start(&c->timer, on_timer, c->close_timeout_ms, 0);
 	if (!c->in_recv)
 		pump(c);

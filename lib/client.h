@@ -33,25 +33,29 @@
 #include "url.h"
 
 enum wsk_client_error {
-	/* Could not connect (on_close with opened == 0). */
-	WSK_CLIENT_E_RESOLVE = -1101,   /* the host name did not resolve */
-	WSK_CLIENT_E_CONNECT = -1102,   /* TCP connect failed on every address */
-	WSK_CLIENT_E_TIMEOUT = -1103,   /* connect timeout: DNS, TCP and the
-					   handshake did not finish in time */
-	WSK_CLIENT_E_HANDSHAKE = -1104, /* the server refused the upgrade or
-					   its reply was wrong */
-	/* Ended after on_open (on_close with opened == 1). */
-	WSK_CLIENT_E_LOST = -1105,     /* the connection ended without a
-					  close handshake: EOF, reset */
-	WSK_CLIENT_E_PROTOCOL = -1106, /* the server broke the protocol or
-					  sent too big a message; the client
-					  sent close 1002, 1007 or 1009 */
-	WSK_CLIENT_E_CLOSE_TIMEOUT = -1107, /* no answer to our close frame
-					       within the close timeout */
-	/* Either way. */
-	WSK_CLIENT_E_ABORTED = -1108, /* wsk_client_abort, or wsk_client_close
-					 before the connection was open */
-	WSK_CLIENT_E_TLS = -1109,     /* wss:// is not supported yet */
+	/* Could not connect (on_close with opened == 0): */
+	/* the host name did not resolve; */
+	WSK_CLIENT_E_RESOLVE = -1101,
+	/* TCP connect failed on every address; */
+	WSK_CLIENT_E_CONNECT = -1102,
+	/* DNS, TCP and the handshake did not finish within the timeout; */
+	WSK_CLIENT_E_TIMEOUT = -1103,
+	/* the server refused the upgrade, or its reply was wrong. */
+	WSK_CLIENT_E_HANDSHAKE = -1104,
+
+	/* Ended after on_open (on_close with opened == 1): */
+	/* the connection ended without a close handshake (EOF, reset); */
+	WSK_CLIENT_E_LOST = -1105,
+	/* the server broke the protocol or sent too big a message, and the
+	 * client closed with 1002, 1007 or 1009; */
+	WSK_CLIENT_E_PROTOCOL = -1106,
+	/* our close frame got no answer within the close timeout. */
+	WSK_CLIENT_E_CLOSE_TIMEOUT = -1107,
+
+	/* Either way: wsk_client_abort, or wsk_client_close before open. */
+	WSK_CLIENT_E_ABORTED = -1108,
+	/* Returned by wsk_client_connect: wss:// is not supported yet. */
+	WSK_CLIENT_E_TLS = -1109,
 };
 
 /* Message opcodes, the RFC 6455 (and wslay) values. */
@@ -74,17 +78,23 @@ void wsk_client_loop_free(struct wsk_client_loop *cl);
 struct wsk_client;
 
 struct wsk_client_opts {
-	const struct wsk_url *url;  /* required */
-	const char *const *headers; /* nheaders extra "Name: value" lines;
-				       one named Host, Origin, User-Agent or
-				       Sec-WebSocket-Protocol replaces ours */
+	/* Required. */
+	const struct wsk_url *url;
+	/* nheaders extra "Name: value" lines; one named Host, Origin,
+	 * User-Agent or Sec-WebSocket-Protocol replaces ours. */
+	const char *const *headers;
 	size_t nheaders;
-	const char *origin;     /* Origin header, or NULL */
-	const char *protocol;   /* Sec-WebSocket-Protocol to ask for; the
-				   reply must name the same one. Or NULL. */
-	const char *user_agent; /* User-Agent header, or NULL */
-	uint64_t connect_timeout_ms; /* DNS + TCP + handshake; 0 = none */
-	uint64_t max_message; /* largest message accepted; 0 = default */
+	/* Origin header, or NULL. */
+	const char *origin;
+	/* Subprotocol to ask for (Sec-WebSocket-Protocol), or NULL; the
+	 * reply must name it. */
+	const char *protocol;
+	/* User-Agent header, or NULL. */
+	const char *user_agent;
+	/* Limit for DNS + TCP + handshake together; 0 = none. */
+	uint64_t connect_timeout_ms;
+	/* Largest message accepted; 0 = WSK_CLIENT_MAX_MESSAGE. */
+	uint64_t max_message;
 	/* Optional: connect to this address instead of resolving url->host
 	 * (a load generator resolves once for thousands of clients), and
 	 * bind to a local address first (to spread over 127.0.0.x). */
@@ -94,30 +104,39 @@ struct wsk_client_opts {
 
 /* What on_open reports. Pointers are valid during on_open only. */
 struct wsk_client_open {
-	uint64_t resolve_us;   /* DNS; 0 when opts.addr was given */
-	uint64_t connect_us;   /* TCP connect to the address that worked */
-	uint64_t handshake_us; /* request written to 101 reply parsed */
-	const struct sockaddr *peer;     /* the address connected to */
-	const char *request;             /* the handshake request sent */
-	const struct wsk_http *response; /* the server's 101 reply head */
-	const char *protocol; /* the subprotocol agreed on, or NULL */
+	/* Microseconds (uv_hrtime) spent resolving (0 when opts.addr was
+	 * given), on the TCP connect to the address that worked, and from
+	 * the request written to the 101 reply parsed. */
+	uint64_t resolve_us, connect_us, handshake_us;
+	/* The address connected to. */
+	const struct sockaddr *peer;
+	/* The handshake request sent, and the server's 101 reply head. */
+	const char *request;
+	const struct wsk_http *response;
+	/* The subprotocol agreed on, or NULL. */
+	const char *protocol;
 };
 
 /* What on_close reports. Pointers are valid during on_close only. */
 struct wsk_client_close {
-	int opened; /* 1 if on_open fired: the connection was lost or closed;
-		       0: it could not be established (see error) */
-	int error;  /* 0 after a close handshake (whoever began it), else a
-		       WSK_CLIENT_E_* code */
-	uint16_t code;      /* close code the server sent; 1005 if its close
-			       frame had none; 1006 if none arrived */
-	uint16_t sent_code; /* close code we sent (ours or the echo), or 0 */
-	const char *reason; /* the server's close reason, "" if none */
-	const char *message; /* for people when error != 0, such as
-				"connection refused" or "server answered
-				404"; "" when error == 0 */
-	int http_status;     /* the reply's status for
-				WSK_CLIENT_E_HANDSHAKE, else 0 */
+	/* 1 if on_open fired (the connection was closed or lost); 0 if it
+	 * could not be established (see error). */
+	int opened;
+	/* 0 after a close handshake, whoever began it; else WSK_CLIENT_E_*
+	 * or -ENOMEM. */
+	int error;
+	/* The close code the server sent; 1005 if its close frame had none,
+	 * 1006 if none arrived. */
+	uint16_t code;
+	/* The close code we sent (ours or the echo), or 0. */
+	uint16_t sent_code;
+	/* The server's close reason, "" if none. */
+	const char *reason;
+	/* For people when error != 0, such as "connection refused" or
+	 * "server answered 404 instead of 101"; "" when error == 0. */
+	const char *message;
+	/* The reply's HTTP status for WSK_CLIENT_E_HANDSHAKE, else 0. */
+	int http_status;
 };
 
 struct wsk_client_cbs {

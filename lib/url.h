@@ -11,13 +11,13 @@
 #include <stdint.h>
 
 struct wsk_url {
-	char *host;      /* to resolve: "example.com", "127.0.0.1", "::1" */
+	char *host;	 /* to resolve: "example.com", "127.0.0.1", "::1" */
 	char *authority; /* Host header: host ([::1] for IPv6) plus ":port"
 			    when the port is not the scheme's default */
-	char *target;    /* request target: path and query, at least "/" */
-	char *text;      /* the whole URL: scheme://authority + target */
-	uint16_t port;   /* given, or 80 for ws:// and 443 for wss:// */
-	int is_tls;      /* 1 for wss:// */
+	char *target;	 /* request target: path and query, at least "/" */
+	char *text;	 /* the whole URL: scheme://authority + target */
+	uint16_t port;	 /* given, or 80 for ws:// and 443 for wss:// */
+	int is_tls;	 /* 1 for wss:// */
 };
 
 /* Parses s into u, which the caller owns and releases with
