@@ -80,6 +80,25 @@ static void on_timer(uv_timer_t *t)
 	char *s;
 	size_t len;
 
+	if (e->publish) {
+		/* Shared sequencing: propose the change; it comes back through
+		 * wsk_events_apply with its seq, on every instance alike. */
+		struct wsk_event next = *ev;
+		json_t *data;
+		char *d;
+		size_t dlen;
+
+		next.score += 1 + (long long)(next_rand(&e->rng) % 3);
+		next.updated_ms = wsk_now_ms();
+		data = event_obj(&next);
+		d = dump(data, &dlen);
+		if (d) {
+			e->publish(e->arg, next.id, d, dlen, next.updated_ms);
+			free(d);
+		}
+		uv_timer_start(t, on_timer, pick_delay(e), 0);
+		return;
+	}
 	ev->score += 1 + (long long)(next_rand(&e->rng) % 3);
 	ev->updated_ms = wsk_now_ms();
 	e->seq++;
@@ -195,4 +214,77 @@ char *wsk_events_json_initial(const struct wsk_events *e, size_t *len)
 			      e->epoch, "seq", (json_int_t)e->seq, "data",
 			      all_array(e)),
 		    len);
+}
+
+void wsk_events_pause(struct wsk_events *e, int paused)
+{
+	int i;
+
+	if (e->closing)
+		return;
+	for (i = 0; i < WSK_NEVENTS; i++) {
+		if (!e->timers[i].loop)
+			continue;
+		if (paused)
+			uv_timer_stop(&e->timers[i]);
+		else if (!uv_is_active((uv_handle_t *)&e->timers[i]))
+			uv_timer_start(&e->timers[i], on_timer, pick_delay(e), 0);
+	}
+}
+
+/* "2026-11-25T20:40:26.123Z" to ms since the Unix epoch, or -1. */
+static int64_t parse_iso(const char *s)
+{
+	struct tm tm = {0};
+	unsigned ms = 0;
+	char *end;
+
+	end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (!end)
+		return -1;
+	if (*end == '.')
+		ms = (unsigned)strtoul(end + 1, &end, 10);
+	return (int64_t)timegm(&tm) * 1000 + ms;
+}
+
+int wsk_events_set_one(struct wsk_events *e, const char *json, size_t len)
+{
+	json_t *j = json_loadb(json, len, 0, NULL);
+	const char *id, *when;
+	json_int_t score;
+	int i, r = -1;
+
+	if (j && json_unpack(j, "{s:s,s:I,s:s}", "id", &id, "score", &score,
+			     "updatedAt", &when) == 0) {
+		i = wsk_events_find(e, id);
+		if (i >= 0) {
+			e->ev[i].score = score;
+			e->ev[i].updated_ms = parse_iso(when);
+			r = 0;
+		}
+	}
+	json_decref(j);
+	return r;
+}
+
+int wsk_events_apply(struct wsk_events *e, const char *json, size_t len,
+		     uint64_t *seq)
+{
+	json_t *j = json_loadb(json, len, 0, NULL), *data;
+	json_int_t s;
+	char *d;
+	int r = -1;
+
+	if (j && json_unpack(j, "{s:I,s:o}", "seq", &s, "data", &data) == 0 &&
+	    s > 0) {
+		d = json_dumps(data, JSON_COMPACT);
+		if (d && wsk_events_set_one(e, d, strlen(d)) == 0) {
+			e->seq = (uint64_t)s;
+			*seq = (uint64_t)s;
+			r = 0;
+		}
+		free(d);
+	}
+	json_decref(j);
+	return r;
 }

@@ -36,6 +36,10 @@ struct wsk_events {
 	uint64_t rng;
 	unsigned min_ms, max_ms;
 	wsk_update_cb on_update;
+	/* Set for shared sequencing (Redis): the simulator proposes changes
+	 * here instead of committing them (see wsk_events_apply). */
+	void (*publish)(void *arg, const char *id, const char *data, size_t len,
+			int64_t ts);
 	void *arg;
 	int closing;
 };
@@ -50,6 +54,17 @@ int wsk_events_start(struct wsk_events *e);
 /* Stops and closes the timers; they are closed when the loop has run
  * their close callbacks (no memory is owned besides e itself). */
 void wsk_events_close(struct wsk_events *e);
+
+/* Stops (paused set) or restarts the simulator's timers. */
+void wsk_events_pause(struct wsk_events *e, int paused);
+
+/* Takes an UPDATE message sequenced elsewhere: sets its event's state and
+ * the current seq. Returns 0 and sets *seq, or -1 if it does not parse. */
+int wsk_events_apply(struct wsk_events *e, const char *json, size_t len,
+		     uint64_t *seq);
+
+/* Sets one event's state from its JSON object. Returns 0 or -1. */
+int wsk_events_set_one(struct wsk_events *e, const char *json, size_t len);
 
 /* Returns the index of the event with that id, or -1. */
 int wsk_events_find(const struct wsk_events *e, const char *id);
