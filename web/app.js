@@ -1,5 +1,5 @@
 // The page: wires a StreamClient to the cards, indicator, stats, chart and log.
-// Everything the server sends is shown with textContent, never as HTML.
+// Everything the server sends is shown with textContent, never parsed as HTML.
 //
 // For tests, #app carries data-state, data-seq, data-epoch, data-reconnects,
 // data-url, data-notice, data-sent, data-received and data-pongs; each card
@@ -88,12 +88,15 @@ function displayUrl(url) {
   return url.replace(/([?&]token=)[^&]*/, "$1•••");
 }
 
-function compact(text, max = 140) {
+function compact(text, max = 120) {
   const one = text.replace(/\s+/g, " ");
   return one.length > max ? one.slice(0, max - 1) + "…" : one;
 }
 
 // ---- log ------------------------------------------------------------------
+
+let pendingLog = []; // entries not on the page yet, oldest first
+let logQueued = false;
 
 const DIR_LABEL = { out: "↑ sent", in: "↓ recv", info: "• info", warn: "! warn" };
 
@@ -120,13 +123,28 @@ function log(dir, type, body = "", note = "") {
   n.textContent = note;
   const c = document.createElement("code");
   c.textContent = compact(body);
-  if (body.length > 140) c.title = body.slice(0, 2000);
+  if (body.length > 120) c.title = body.slice(0, 2000);
   b.append(n, c);
   li.append(time, d, t, b);
-  ui.log.prepend(li);
+  // Entries are built at once (notes may be added to them) but put on the
+  // page once a frame, so a fast stream costs one layout per frame.
+  pendingLog.push(li);
+  if (pendingLog.length > LOG_MAX) pendingLog.splice(0, pendingLog.length - LOG_MAX);
+  if (!logQueued) {
+    logQueued = true;
+    requestAnimationFrame(flushLog);
+  }
+  return li;
+}
+
+function flushLog() {
+  logQueued = false;
+  if (pendingLog.length === 0) return;
+  const batch = pendingLog.reverse();
+  pendingLog = [];
+  ui.log.prepend(...batch);
   while (ui.log.childElementCount > LOG_MAX) ui.log.lastElementChild.remove();
   countLog();
-  return li;
 }
 
 function addNote(li, text) {
@@ -170,7 +188,6 @@ function fillCard(li, e) {
     t.dateTime = d.toISOString();
     t.title = d.toLocaleString();
   }
-  li.setAttribute("aria-label", `${li.querySelector(".name").textContent}: score ${e.score}`);
 }
 
 // highlight flashes a card whose score changed and shows the change.
@@ -184,8 +201,6 @@ function highlight(li, before, after) {
     delta.textContent = "changed";
     li.dataset.trend = "";
   }
-  li.classList.remove("changed");
-  void li.offsetWidth; // restart the CSS animation
   li.classList.add("changed");
   clearTimeout(li._fade);
   li._fade = setTimeout(() => li.classList.remove("changed"), HIGHLIGHT_MS);
@@ -305,17 +320,19 @@ function queueStats() {
 
 let lastIn = null; // the log entry of the message being handled
 
+let shownState = client.state;
 client.addEventListener("state", () => {
   renderState();
+  syncAutoPing();
   const s = client.state;
+  if (s === shownState) return; // only the URL changed (a token was typed)
+  shownState = s;
   if (s === State.OPEN) {
-    const resume =
-      client.askedSince !== null ? `, resuming after seq ${client.askedSince}` : "";
+    const resume = client.askedSince !== null ? `, resuming after seq ${client.askedSince}` : "";
     log("info", client.reopened ? "RECONNECTED" : "OPEN", displayUrl(client.url), `connected${resume}`);
   } else if (s === State.CLOSED) {
     log("info", "CLOSED", "", "disconnected");
   }
-  syncAutoPing();
 });
 
 client.addEventListener("closed", (ev) => {
@@ -419,6 +436,7 @@ function syncAutoPing() {
 ui.autoping.addEventListener("change", syncAutoPing);
 
 ui.clear.addEventListener("click", () => {
+  pendingLog = [];
   ui.log.replaceChildren();
   lastIn = null;
   countLog();
@@ -440,8 +458,12 @@ function applyToken() {
 }
 ui.token.addEventListener("input", applyToken);
 
-// Back on the network: do not wait out the rest of a long backoff.
+// Back on the network, or back to a tab whose timers the browser slowed
+// down: do not wait out the rest of a long backoff.
 window.addEventListener("online", () => client.retryNow());
+document.addEventListener("visibilitychange", () => {
+  if (document.visibilityState === "visible") client.retryNow();
+});
 
 setInterval(() => {
   renderCountdown();

@@ -63,6 +63,18 @@ export function utf8Length(s) {
   return n;
 }
 
+// closeQuietly(ws, code, reason) closes ws. A socket still connecting is
+// closed once it opens: closing it earlier makes the browser log an error.
+function closeQuietly(ws, code, reason) {
+  if (!ws) return;
+  if (ws.readyState === 0) {
+    ws.onopen = () => ws.close(code, reason);
+    ws.onerror = () => {};
+  } else if (ws.readyState === 1) {
+    ws.close(code, reason);
+  }
+}
+
 function isEvent(e) {
   return e !== null && typeof e === "object" && typeof e.id === "string";
 }
@@ -123,9 +135,7 @@ export class StreamClient extends EventTarget {
     this.recovering = false;
     clearTimeout(this.retryTimer);
     clearTimeout(this.stableTimer);
-    const ws = this.ws;
-    this._drop();
-    if (ws) ws.close(1000, "closed by user");
+    closeQuietly(this._drop(), 1000, "closed by user");
     this._setState(State.CLOSED);
   }
 
@@ -189,12 +199,14 @@ export class StreamClient extends EventTarget {
     this._setState(State.CONNECTING);
   }
 
+  // _drop() forgets the current socket, detaches its handlers and returns it.
   _drop() {
     const ws = this.ws;
     this.ws = null;
     this.openedAt = 0;
     this.pending.clear();
     if (ws) ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
+    return ws;
   }
 
   _onOpen() {
@@ -236,9 +248,7 @@ export class StreamClient extends EventTarget {
   // _resync() drops a connection whose stream has a hole and reconnects at
   // once from the last seq that was applied.
   _resync() {
-    const ws = this.ws;
-    this._drop();
-    if (ws) ws.close(RESYNC_CLOSE, "resync");
+    closeQuietly(this._drop(), RESYNC_CLOSE, "resync");
     this.recovering = true;
     this._open();
   }

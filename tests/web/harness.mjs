@@ -137,9 +137,26 @@ export async function stopAll() {
   await Promise.allSettled([...live].map((p) => p.stop()));
 }
 
+// However the runner ends (an exception, a closed stdout, a signal), no
+// ws-serve it started may outlive it. "exit" handlers must be synchronous.
+process.on("exit", () => {
+  for (const p of live) {
+    if (p.proc && p.exited === null) {
+      p.proc.kill("SIGCONT");
+      p.proc.kill("SIGKILL");
+    }
+  }
+});
+
 // ---- TAP runner -------------------------------------------------------------
 
 const tests = [];
+let aborted = false;
+
+// abort() makes run() start no further test (the runner is shutting down).
+export function abort() {
+  aborted = true;
+}
 
 // test(name, fn, {timeout}): fn(t) gets t.defer(cleanup) and t.note(text).
 export function test(name, fn, { timeout = 30000 } = {}) {
@@ -158,6 +175,7 @@ export async function run({ setup, teardown, budget = 170000 } = {}) {
     setupError = err;
   }
   for (const [i, tc] of tests.entries()) {
+    if (aborted) break;
     const n = i + 1;
     if (setupError) {
       console.log(`not ok ${n} - ${tc.name}`);
@@ -174,9 +192,13 @@ export async function run({ setup, teardown, budget = 170000 } = {}) {
     }
     const cleanups = [];
     const notes = [];
+    const t0 = Date.now();
     const t = {
       defer: (f) => cleanups.push(f),
-      note: (s) => notes.push(s),
+      note: (s) => {
+        notes.push(s);
+        if (process.env.WSK_WEB_DEBUG) console.log(`# ${((Date.now() - t0) / 1000).toFixed(2)} ${s}`);
+      },
       ctx,
     };
     const limit = Math.min(tc.timeout, left);
@@ -194,6 +216,7 @@ export async function run({ setup, teardown, budget = 170000 } = {}) {
     } finally {
       clearTimeout(timer);
     }
+    t.note("cleanup");
     for (const f of cleanups.reverse()) {
       try {
         await Promise.race([f(), sleep(8000)]);
@@ -201,7 +224,9 @@ export async function run({ setup, teardown, budget = 170000 } = {}) {
         notes.push(`cleanup: ${err.message}`);
       }
     }
+    t.note("stop servers");
     await stopAll();
+    t.note("stopped");
     if (error) {
       failed++;
       console.log(`not ok ${n} - ${tc.name}`);
@@ -210,6 +235,7 @@ export async function run({ setup, teardown, budget = 170000 } = {}) {
     } else {
       console.log(`ok ${n} - ${tc.name}`);
     }
+    console.log(`# ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   }
   try {
     if (teardown) await teardown(ctx);
@@ -217,7 +243,7 @@ export async function run({ setup, teardown, budget = 170000 } = {}) {
     console.log(`# teardown: ${err.message}`);
   }
   await stopAll();
-  console.log(`# ${tests.length - failed} passed, ${failed} failed in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  console.log(`# browser tests done in ${((Date.now() - started) / 1000).toFixed(1)} s: ${tests.length - failed} ok, ${failed} not ok`);
   return failed;
 }
 

@@ -6,6 +6,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { chromium } from "playwright-core";
 import {
+  abort,
   ARTIFACTS,
   attrs,
   check,
@@ -29,12 +30,24 @@ async function getEvents(srv) {
   check(res.ok, `GET /events answered ${res.status}`);
   const list = await res.json();
   check(Array.isArray(list), "GET /events is not an array");
-  return Object.fromEntries(list.map((e) => [e.id, e.score]));
+  const scores = Object.fromEntries(list.map((e) => [e.id, e.score]));
+  Object.defineProperty(scores, "names", { value: list.map((e) => e.name) });
+  return scores;
 }
 
 function noProblems(page, opts) {
   const p = page.problems(opts);
   check(p.length === 0, `the page reported problems:\n${p.join("\n")}`);
+}
+
+// waitCount(page, selector, n) waits until exactly n elements match.
+function waitCount(page, selector, n, timeout = 5000) {
+  return page
+    .waitForFunction(([sel, k]) => document.querySelectorAll(sel).length === k, [selector, n], { timeout })
+    .catch(async () => {
+      const got = await page.locator(selector).count();
+      throw new Error(`${got} elements match ${selector}, want ${n}`);
+    });
 }
 
 // contiguous(list) is null when list goes up by exactly one each step,
@@ -112,6 +125,33 @@ test("the page and its modules load with no console errors", async (t) => {
   noProblems(page);
 });
 
+test("backoff is full jitter from 0.5 s, doubling, capped at 30 s; resume URL", async (t) => {
+  const srv = await startServer(QUIET);
+  const page = await openPage(t, t.ctx.browser, `${srv.http}/?connect=0`);
+  const r = await page.evaluate(async () => {
+    const { backoffCeiling, backoffDelay } = await import("/backoff.js");
+    const { buildUrl } = await import("/client.js");
+    const ceilings = [0, 1, 2, 3, 4, 5, 6, 7, 20, 1000].map((n) => backoffCeiling(n));
+    const lows = [0, 3, 9].map((n) => backoffDelay(n, undefined, () => 0));
+    const highs = [0, 3, 9].map((n) => backoffDelay(n, undefined, () => 0.999999));
+    const urls = [
+      buildUrl({ protocol: "http:", host: "h:3000" }),
+      buildUrl({ protocol: "https:", host: "h" }, { since: 42, epoch: "e-1_x", token: "a b" }),
+      buildUrl({ protocol: "http:", host: "h" }, { since: 0, epoch: "E" }),
+    ];
+    return { ceilings, lows, highs, urls };
+  });
+  equal(r.ceilings, [500, 1000, 2000, 4000, 8000, 16000, 30000, 30000, 30000, 30000], "ceilings");
+  equal(r.lows, [0, 0, 0], "shortest delays");
+  equal(r.highs, [499, 3999, 29999], "longest delays");
+  equal(
+    r.urls,
+    ["ws://h:3000/ws", "wss://h/ws?since=42&epoch=e-1_x&token=a+b", "ws://h/ws?since=0&epoch=E"],
+    "WebSocket URLs",
+  );
+  noProblems(page);
+});
+
 test("Connect shows the five events with the server's scores", async (t) => {
   const srv = await startServer(QUIET);
   const want = await getEvents(srv);
@@ -128,7 +168,7 @@ test("Connect shows the five events with the server's scores", async (t) => {
   equal(a.url, `ws://127.0.0.1:${srv.port}/ws`, "URL shown");
   equal(await page.getByRole("button", { name: "Disconnect", exact: true }).count(), 1, "Disconnect button");
   const names = await page.locator("#cards .card .name").allTextContents();
-  equal(names, ["Event 0", "Event 1", "Event 2", "Event 3", "Event 4"], "card names");
+  equal(names, want.names, "card names");
   noProblems(page);
 });
 
@@ -166,8 +206,9 @@ test("an UPDATE changes a card, highlighted, matching the server", async (t) => 
   });
   check(r.ok, `page at seq ${r.a.seq} never caught up with seq ${r.o.seq}`);
   equal(r.a.cards, r.o.scores, `cards at seq ${r.a.seq}`);
-  const applied = await page.evaluate(() => window.wskit.applied);
-  equal(contiguous(applied, first + 1), null, "applied seqs");
+  const w = await page.evaluate(() => ({ applied: window.wskit.applied, snapshots: window.wskit.snapshots }));
+  equal(w.snapshots.length, 1, "snapshots");
+  equal(contiguous(w.applied, w.snapshots[0].seq + 1), null, "applied seqs");
   noProblems(page);
 });
 
@@ -182,7 +223,7 @@ test("Send PING puts the round trip in the log, the stats and the chart", async 
   }
   const rtt = await page.locator('#log .entry[data-type="PONG"]').first().getAttribute("data-rtt");
   check(Number(rtt) >= 0 && Number(rtt) < 5000, `round trip in the log is ${rtt}`);
-  equal(await page.locator('#log .entry[data-type="PING"][data-dir="out"]').count(), 3, "PING entries");
+  await waitCount(page, '#log .entry[data-type="PING"][data-dir="out"]', 3);
   const note = await page.locator('#log .entry[data-type="PONG"] .note').first().textContent();
   check(/round trip \d/.test(note), `PONG log note is ${JSON.stringify(note)}`);
   check(/ms$/.test(await page.locator("#st-latency").textContent()), "last latency not shown");
@@ -200,9 +241,16 @@ test("server restart: reconnecting, then the new epoch's snapshot", async (t) =>
   await waitState(page, "open");
   const before = await attrs(page);
   await a.stop();
-  await waitState(page, "reconnecting", 10000);
-  const text = await page.locator("#indicator").textContent();
-  check(/Reconnecting\s+in \d+(\.\d)? s/.test(text.replace(/\s+/g, " ")), `indicator says ${JSON.stringify(text)}`);
+  // The indicator reads "Reconnecting in N s" while it counts down.
+  await page.waitForFunction(
+    () =>
+      document.getElementById("app").dataset.state === "reconnecting" &&
+      /^Reconnecting in \d+(\.\d)? s$/.test(document.getElementById("indicator").textContent.replace(/\s+/g, " ").trim()),
+    null,
+    { timeout: 10000, polling: 10 },
+  );
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
+  await page.screenshot({ path: path.join(ARTIFACTS, "web-reconnecting.png") });
   const b = await startServer(QUIET, { port: a.port });
   const want = await getEvents(b);
   await page.waitForFunction(
@@ -217,10 +265,10 @@ test("server restart: reconnecting, then the new epoch's snapshot", async (t) =>
   check(Number(after.reconnects) >= 1, `data-reconnects is ${after.reconnects}`);
   equal(after.cards, want, "cards after the restart");
   equal(after.notice, "epoch", "data-notice");
-  check((await page.locator('#log .entry[data-type="NEW EPOCH"]').count()) === 1, "no NEW EPOCH log entry");
+  await waitCount(page, '#log .entry[data-type="NEW EPOCH"]', 1);
   check(after.url.includes(`since=${before.seq}`) && after.url.includes(`epoch=${before.epoch}`), `reconnect URL ${after.url}`);
   noProblems(page, { outage: true });
-});
+}, { timeout: 60000 });
 
 test("a cut connection resumes with no missing and no repeated seq", async (t) => {
   const srv = await startServer(["--interval", "20-40", "--history", "100000"]);
@@ -230,11 +278,13 @@ test("a cut connection resumes with no missing and no repeated seq", async (t) =
   await page.waitForFunction(() => Number(document.getElementById("app").dataset.seq) >= 10, null, { timeout: 10000 });
   for (let round = 1; round <= 2; round++) {
     const r0 = Number((await attrs(page)).reconnects);
+    t.note(`round ${round}: cut`);
     await proxy.close();
     await page.waitForFunction(() => document.getElementById("app").dataset.state !== "open", null, { timeout: 5000, polling: 20 });
     const cutAt = Number((await attrs(page)).seq);
     await sleep(1200); // the server goes on; the page misses these updates
     await proxy.open();
+    t.note(`round ${round}: proxy open`);
     await page.waitForFunction(
       (n) => {
         const d = document.getElementById("app").dataset;
@@ -244,23 +294,61 @@ test("a cut connection resumes with no missing and no repeated seq", async (t) =
       { timeout: 40000, polling: 20 },
     );
     const a = await attrs(page);
+    t.note(`round ${round}: reconnected`);
     check(a.url.includes(`since=`), `round ${round}: reconnect URL ${a.url} has no since=`);
     // The updates sent during the cut must arrive, then live ones.
     await page.waitForFunction((s) => Number(document.getElementById("app").dataset.seq) >= s + 40, cutAt, { timeout: 15000 });
     t.note(`round ${round}: cut at seq ${cutAt}, now ${(await attrs(page)).seq}`);
+    // Let the backoff start from 0.5 s again (after 5 s open) before the next cut.
+    if (round === 1) await page.waitForFunction(() => window.wskit.client.attempt === 0, null, { timeout: 10000 });
   }
   const p = await page.evaluate(() => ({
     applied: window.wskit.applied,
     snapshots: window.wskit.snapshots,
     seq: document.getElementById("app").dataset.seq,
     log: document.querySelectorAll("#log .entry").length,
+    logCount: document.getElementById("log").dataset.count,
   }));
   equal(p.snapshots.length, 1, "snapshots taken (a resume must not send INITIAL)");
   equal(contiguous(p.applied, p.snapshots[0].seq + 1), null, "applied seqs");
   equal(String(p.applied.at(-1)), p.seq, "last applied seq vs data-seq");
-  check(p.log <= 200, `log holds ${p.log} entries`);
+  check(p.log === 200 && p.logCount === "200", `log holds ${p.log} entries, data-count ${p.logCount}; want the bound, 200`);
   noProblems(page, { outage: true });
-});
+}, { timeout: 60000 });
+
+test("a gap the server cannot fill: notice, then the server's snapshot", async (t) => {
+  const srv = await startServer(["--interval", "20-40", "--history", "5"]);
+  const proxy = await startProxy(srv.port);
+  const page = await openPage(t, t.ctx.browser, `http://127.0.0.1:${proxy.port}/`);
+  await waitState(page, "open");
+  await page.waitForFunction(() => Number(document.getElementById("app").dataset.seq) >= 5, null, { timeout: 10000 });
+  await proxy.close();
+  await page.waitForFunction(() => document.getElementById("app").dataset.state !== "open", null, { timeout: 5000, polling: 20 });
+  const cutAt = Number((await attrs(page)).seq);
+  // Wait until more than --history updates happened while the page was away.
+  await sleep(1000);
+  await proxy.open();
+  await page.waitForFunction(
+    () => document.getElementById("app").dataset.notice === "gap" && document.getElementById("app").dataset.state === "open",
+    null,
+    { timeout: 40000, polling: 20 },
+  );
+  await observe(page);
+  const r = await frozen(srv, async () => {
+    const ok = await page
+      .waitForFunction(() => String(window.__observer.seq) === document.getElementById("app").dataset.seq, null, { timeout: 2000 })
+      .then(() => true, () => false);
+    return { ok, o: await page.evaluate(() => window.__observer), a: await attrs(page) };
+  });
+  check(r.ok, `page at seq ${r.a.seq} never caught up with seq ${r.o.seq}`);
+  equal(r.a.cards, r.o.scores, `cards at seq ${r.a.seq}`);
+  const snaps = await page.evaluate(() => window.wskit.snapshots);
+  equal(snaps.map((x) => x.reason), ["initial", "gap"], "snapshot reasons");
+  check(snaps[1].seq > cutAt + 5, `gap snapshot at seq ${snaps[1].seq}, cut at ${cutAt}`);
+  await waitCount(page, '#log .entry[data-type="GAP"]', 1);
+  check(/Could not resume after seq \d+/.test(await page.locator("#notice").textContent()), "no gap notice");
+  noProblems(page, { outage: true });
+}, { timeout: 60000 });
 
 test("two tabs show the same scores at an equal last seq", async (t) => {
   const srv = await startServer(["--interval", "100-200"]);
@@ -335,13 +423,24 @@ test("connected desktop page: screenshot", async (t) => {
 });
 
 let browser = null;
+let stopping = false;
 async function shutdown(code) {
+  if (stopping) return;
+  stopping = true;
+  abort();
   await stopAll();
   if (browser) await browser.close().catch(() => {});
   process.exit(code);
 }
 process.on("SIGINT", () => shutdown(130));
 process.on("SIGTERM", () => shutdown(143));
+process.on("SIGHUP", () => shutdown(129));
+// The reader of the TAP stream went away: stop quietly, cleaning up.
+process.stdout.on("error", () => shutdown(1));
+process.on("uncaughtException", (err) => {
+  console.error(`run.mjs: ${err.stack || err}`);
+  shutdown(1);
+});
 
 // A last resort: whatever hangs, the suite ends within 3 minutes.
 setTimeout(() => {
