@@ -14,7 +14,7 @@ DATADIR  ?= $(PREFIX)/share/wskit
 
 CC       ?= cc
 PKG_CONFIG ?= pkg-config
-PKGS      = libuv libssl libcrypto libcurl jansson
+PKGS      = libuv libssl libcrypto libcurl jansson hiredis
 # Debian ships no .pc file for these two.
 WSLAY_LIBS       ?= -lwslay
 HTTP_PARSER_LIBS ?= -lhttp_parser
@@ -101,6 +101,42 @@ bench: deps
 lint:
 	clang-format --dry-run -Werror cmd/*.c lib/*.c lib/*.h tests/unit/*.c tests/unit/*.h
 	mandoc -Tlint -W warning man/*.[17]
+
+# Fuzzing (tests/fuzz/README). `make fuzz` builds the libFuzzer targets
+# with clang, runs each for FUZZ_TIME seconds and then the network fuzzer
+# against the ASan ws-serve; `make fuzz-replay` (run by make test) feeds
+# every corpus file once to the same targets built as ASan/UBSan programs
+# with $(CC) and prints TAP.
+FUZZ_TIME  ?= 60
+FUZZ_CC    ?= clang
+FUZZ_NAMES  = $(notdir $(basename $(wildcard tests/fuzz/fuzz_*.c)))
+FUZZ_LIB    = $(filter-out lib/server.c lib/client.c,$(LIB_SRC))
+FUZZ_DEPS   = $(FUZZ_LIB) $(wildcard lib/*.h) tests/fuzz/fuzz.h
+FUZZ_CFLAGS = $(WARN) -D_GNU_SOURCE -Ilib $(PKG_CFLAGS) \
+              -DWSK_VERSION='"$(VERSION)"' -DWSK_DATADIR='"$(DATADIR)"' \
+              -DFUZZ_WEB_DIR='"$(CURDIR)/web"'
+.PHONY: fuzz fuzz-replay
+
+build/fuzz/%: tests/fuzz/%.c $(FUZZ_DEPS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -g -O1 -fno-omit-frame-pointer \
+	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	    -o $@ $< $(FUZZ_LIB) $(LIBS)
+
+build/fuzz-replay/%: tests/fuzz/%.c tests/fuzz/replay.c $(FUZZ_DEPS)
+	@mkdir -p $(dir $@)
+	@$(CC) $(FUZZ_CFLAGS) $(ASAN_FLAGS) -o $@ $< tests/fuzz/replay.c \
+	    $(FUZZ_LIB) $(LIBS)
+
+fuzz: $(FUZZ_NAMES:%=build/fuzz/%)
+	@$(MAKE) --no-print-directory asan
+	tests/fuzz/run-fuzzers $(FUZZ_TIME) $(FUZZ_NAMES)
+
+fuzz-replay: $(FUZZ_NAMES:%=build/fuzz-replay/%)
+	@echo 1..$(words $(FUZZ_NAMES)); n=0; rc=0; \
+	for t in $(FUZZ_NAMES); do n=$$((n + 1)); \
+	    build/fuzz-replay/$$t $$n $$t tests/fuzz/corpus/$$t || rc=1; \
+	done; exit $$rc
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \

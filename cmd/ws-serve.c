@@ -42,6 +42,7 @@ static void usage(FILE *f)
 	    "                [--token token | --token-file file]\n"
 	    "                [--allow-origin origin] [--echo]\n"
 	    "                [--tls-cert file --tls-key file]\n"
+	    "                [--redis url] [--lease secs]\n"
 	    "                [--log-format text|json]\n"
 	    "\n"
 	    "  -p, --port PORT           TCP port (default 3000; 0: a free "
@@ -79,6 +80,10 @@ static void usage(FILE *f)
 	    "PEM\n"
 	    "                            certificate chain\n"
 	    "      --tls-key FILE        and this PEM private key\n"
+	    "      --redis URL           share the stream with other "
+	    "instances\n"
+	    "                            through redis://HOST[:PORT][/DB]\n"
+	    "      --lease SECS          simulator lease in Redis (default 3)\n"
 	    "      --log-format FMT      text (default) or json\n"
 	    "  -q, --quiet               log only warnings and errors\n"
 	    "  -v, --verbose             also log every HTTP request\n"
@@ -253,6 +258,8 @@ static void parse(int argc, char **argv, struct options *o)
 		OPT_ECHO,
 		OPT_TLSCERT,
 		OPT_TLSKEY,
+		OPT_REDIS,
+		OPT_LEASE,
 		OPT_LOGFMT,
 	};
 	static const struct option longopts[] = {
@@ -275,6 +282,8 @@ static void parse(int argc, char **argv, struct options *o)
 	    {"echo", no_argument, NULL, OPT_ECHO},
 	    {"tls-cert", required_argument, NULL, OPT_TLSCERT},
 	    {"tls-key", required_argument, NULL, OPT_TLSKEY},
+	    {"redis", required_argument, NULL, OPT_REDIS},
+	    {"lease", required_argument, NULL, OPT_LEASE},
 	    {"log-format", required_argument, NULL, OPT_LOGFMT},
 	    {"quiet", no_argument, NULL, 'q'},
 	    {"verbose", no_argument, NULL, 'v'},
@@ -300,6 +309,7 @@ static void parse(int argc, char **argv, struct options *o)
 	o->srv.msg_burst = 1000;
 	o->srv.handshake_timeout_ms = 5000;
 	o->srv.heartbeat_ms = 30000;
+	o->srv.lease_ms = 3000;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":p:qvhV", longopts, NULL)) != -1) {
 		switch (c) {
@@ -386,6 +396,14 @@ static void parse(int argc, char **argv, struct options *o)
 		case OPT_ECHO: o->srv.echo = 1; break;
 		case OPT_TLSCERT: o->tls_cert = optarg; break;
 		case OPT_TLSKEY: o->tls_key = optarg; break;
+		case OPT_REDIS: o->srv.redis_url = optarg; break;
+		case OPT_LEASE:
+			o->srv.lease_ms =
+			    (unsigned)(1000 *
+				       parse_secs("--lease", optarg, 3600));
+			if (o->srv.lease_ms < 300)
+				die_usage("--lease: at least 0.3 seconds");
+			break;
 		case OPT_LOGFMT:
 			if (strcmp(optarg, "json") == 0)
 				o->json_log = 1;
@@ -407,6 +425,8 @@ static void parse(int argc, char **argv, struct options *o)
 	}
 	if (optind < argc)
 		die_usage("unexpected argument '%s'", argv[optind]);
+	if (o->srv.redis_url && o->srv.echo)
+		die_usage("--redis and --echo conflict");
 	if (!o->tls_cert != !o->tls_key)
 		die_usage("--tls-cert and --tls-key go together");
 	if (o->quiet && o->verbose)

@@ -245,16 +245,8 @@ int wsk_routes_answer(const struct wsk_routes *rt, const struct wsk_http *req,
 		return rc < 0 ? rc : 200;
 	}
 	if (strcmp(path, "/health") == 0) {
-		json_t *j = json_pack(
-		    "{s:s,s:I,s:s,s:I,s:I}", "status", "ok", "clients",
-		    (json_int_t)rt->clients(rt->arg), "epoch",
-		    rt->events->epoch, "seq", (json_int_t)rt->events->seq,
-		    "uptime_ms", (json_int_t)(wsk_now_ms() - rt->started_ms));
-
-		json = j ? json_dumps(j, JSON_COMPACT) : NULL;
-		json_decref(j);
-		return send_json(&r, json, json ? strlen(json) : 0,
-				 "Cache-Control: no-cache\r\n");
+		json = rt->health(rt->arg, &len);
+		return send_json(&r, json, len, "Cache-Control: no-cache\r\n");
 	}
 	return serve_static(rt, path, &r);
 }

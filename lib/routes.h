@@ -13,11 +13,11 @@ struct wsk_routes {
 	const struct wsk_events *events;
 	const struct wsk_access *access;
 	const char *web_dir;	    /* NULL: no static files */
-	long (*clients)(void *arg); /* open WebSocket clients, for /health */
 	/* The /metrics text, newly allocated, or NULL when out of memory. */
 	char *(*metrics)(void *arg, size_t *len);
+	/* The /health JSON, newly allocated, or NULL when out of memory. */
+	char *(*health)(void *arg, size_t *len);
 	void *arg;
-	int64_t started_ms;
 };
 
 /* Where and how one answer goes. */

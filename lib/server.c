@@ -1,6 +1,7 @@
 #include "server.h"
 
 #include <arpa/inet.h>
+#include <jansson.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include "metrics.h"
 #include "http.h"
 #include "proto.h"
+#include "redis.h"
 #include "access.h"
 #include "routes.h"
 #include "tls.h"
@@ -74,6 +76,7 @@ struct conn {
 	    finishing;	  /* end after the queue is written (lingering close) */
 	uint8_t drop_out; /* discard what wslay sends (see ctx_get) */
 	uint8_t cb_failed; /* our own wslay callback failed (out of memory) */
+	uint8_t bad_close; /* a close frame wslay accepts but must not */
 	uint8_t missed;	   /* heartbeats sent without a frame back */
 	uint8_t lagging;   /* over --max-queue: updates are skipped */
 	float tokens;	   /* message rate limit bucket */
@@ -112,6 +115,8 @@ struct wsk_server {
 	int port;
 	int shutting_down, handles_open, final_close, in_recv;
 	struct wsk_metrics m;
+	struct wsk_redis *redis; /* NULL without --redis */
+	int64_t started_ms;
 	void (*done)(void *);
 	void *done_arg;
 	char rbuf[READ_BUF];
@@ -587,6 +592,10 @@ static void ws_frame_start(wslay_event_context_ptr ctx,
 	else if (a->payload_length > 125)
 		hdr += 2;
 	c->cur_frame = hdr + a->payload_length;
+	/* wslay takes a 1-byte close payload as "no status"; RFC 6455 5.5.1
+	 * makes it a protocol error. */
+	if (a->opcode == WSLAY_CONNECTION_CLOSE && a->payload_length == 1)
+		c->bad_close = 1;
 	if (a->opcode == WSLAY_TEXT_FRAME || a->opcode == WSLAY_BINARY_FRAME)
 		c->frag = !a->fin;
 	else if (a->opcode == WSLAY_CONTINUATION_FRAME && a->fin)
@@ -753,6 +762,8 @@ static void conn_ws_input(struct conn *c, const uint8_t *p, size_t len)
 	s->in_recv = 1;
 	r = wslay_event_recv(c->ws);
 	s->in_recv = 0;
+	if (c->bad_close && !c->closing)
+		r = WSLAY_ERR_CALLBACK_FAILURE; /* answered below with 1002 */
 	if (r == 0 && !c->closing)
 		r = wslay_event_send(c->ws);
 	if (c->closing)
@@ -938,15 +949,18 @@ static void stash(struct conn *c, const char *p, size_t len);
 
 static void maybe_resume_reading(struct conn *c)
 {
+	size_t n;
 	char *p;
 
 	if (!c->paused || unsent(c) >= HTTP_OUT_HIGH / 2)
 		return;
 	c->paused = 0;
 	if (c->pend) {
+		n = c->pendlen;
 		p = c->pend;
 		c->pend = NULL;
-		http_input(c, p, c->pendlen);
+		c->pendlen = 0;
+		http_input(c, p, n);
 		free(p);
 	}
 	if (!c->paused && !c->closing && !c->finishing)
@@ -1255,9 +1269,10 @@ static void sse_start(struct conn *c, const struct wsk_reply *r)
 		     "Content-Type: text/event-stream\r\n"
 		     "Cache-Control: no-cache\r\n"
 		     "Access-Control-Allow-Origin: %.300s\r\n"
+		     "%s"
 		     "X-Accel-Buffering: no\r\n\r\n"
 		     "retry: 1000\n\n",
-		     r->cors);
+		     r->cors, strcmp(r->cors, "*") ? "Vary: Origin\r\n" : "");
 	if (n < 0 || (size_t)n >= sizeof(hdr) ||
 	    wsk_outq_append(&c->out, hdr, (size_t)n) < 0) {
 		conn_close(c);
@@ -1444,9 +1459,11 @@ static int stream_route(struct conn *c, const char *path)
 
 	if (!sse && strcmp(path, "/events/poll") != 0)
 		return 0;
-	if (strcmp(method, "GET") != 0)
-		return 0; /* the routes answer 405 and HEAD alike */
-	if (wsk_access_origin(s->opts.access, c->http, &r.cors)) {
+	if (strcmp(method, "GET") != 0) {
+		/* A stream has no head to show without starting it. */
+		wsk_reply_error(&r, 405, "method not allowed", NULL,
+				"Allow: GET\r\n");
+	} else if (wsk_access_origin(s->opts.access, c->http, &r.cors)) {
 		wsk_reply_error(&r, 403, "origin not allowed", NULL, NULL);
 	} else if (wsk_access_token(s->opts.access, c->http)) {
 		wsk_reply_error(&r, 401, "unauthorized", NULL,
@@ -1542,9 +1559,25 @@ static void on_update(void *arg, uint64_t seq, const char *json, size_t len)
 	wsk_chunk_unref(frame);
 }
 
-static long count_clients(void *arg)
+static char *render_health(void *arg, size_t *len)
 {
-	return ((struct wsk_server *)arg)->nlist[L_HUB];
+	struct wsk_server *s = arg;
+	json_t *j = json_pack(
+	    "{s:s,s:I,s:I,s:I,s:s,s:I,s:I,s:s,s:b}", "status", "ok", "clients",
+	    (json_int_t)s->nlist[L_HUB], "sse", (json_int_t)s->nlist[L_SSE],
+	    "polls", (json_int_t)s->nlist[L_POLL], "epoch", s->events.epoch,
+	    "seq", (json_int_t)s->events.seq, "uptime_ms",
+	    (json_int_t)(wsk_now_ms() - s->started_ms), "redis",
+	    !s->redis			? "off"
+	    : wsk_redis_is_up(s->redis) ? "up"
+					: "down",
+	    "leader", !s->redis || wsk_redis_is_leader(s->redis));
+	char *out = j ? json_dumps(j, JSON_COMPACT) : NULL;
+
+	json_decref(j);
+	if (out)
+		*len = strlen(out);
+	return out;
 }
 
 static char *render_metrics(void *arg, size_t *len)
@@ -1553,6 +1586,8 @@ static char *render_metrics(void *arg, size_t *len)
 
 	s->m.conns_open = s->nconns;
 	s->m.clients_open = s->nlist[L_HUB];
+	s->m.sse_open = s->nlist[L_SSE];
+	s->m.pollers = s->nlist[L_POLL];
 	s->m.seq = s->events.seq;
 	return wsk_metrics_render(&s->m, len);
 }
@@ -1620,6 +1655,83 @@ static void on_heartbeat(uv_timer_t *t)
 	}
 }
 
+/* ---- scale-out on Redis ---- */
+
+/* The leader's simulator proposes; Redis sequences. */
+static void rd_publish(void *arg, const char *id, const char *data, size_t len,
+		       int64_t ts)
+{
+	struct wsk_server *s = arg;
+
+	wsk_redis_publish(s->redis, id, data, len, ts);
+}
+
+static void rd_reset(void *arg, const char *epoch, uint64_t seq)
+{
+	struct wsk_server *s = arg;
+	int changed = strcmp(epoch, s->events.epoch) != 0;
+	struct conn *c, *next;
+
+	snprintf(s->events.epoch, sizeof(s->events.epoch), "%s", epoch);
+	s->events.seq = seq;
+	wsk_history_release(&s->history);
+	if (wsk_history_init(&s->history, s->opts.history) < 0)
+		wsk_history_init(&s->history, 0);
+	if (!changed)
+		return;
+	/* A new run of the sequence: every client takes a fresh snapshot. */
+	for (c = s->lists[L_HUB]; c; c = next) {
+		next = c->hnext;
+		send_initial(c);
+	}
+}
+
+static void rd_state(void *arg, const char *json, size_t len)
+{
+	struct wsk_server *s = arg;
+
+	wsk_events_set_one(&s->events, json, len);
+}
+
+static void rd_update(void *arg, uint64_t seq, const char *json, size_t len)
+{
+	struct wsk_server *s = arg;
+	uint64_t got;
+
+	if (wsk_events_apply(&s->events, json, len, &got) < 0 || got != seq)
+		return;
+	on_update(s, seq, json, len);
+}
+
+static void rd_link(void *arg, int up, const char *why)
+{
+	struct wsk_server *s = arg;
+	char detail[300];
+
+	s->m.redis = up;
+	snprintf(detail, sizeof(detail), "%s %s", up ? "connected to" : "down:",
+		 up ? wsk_redis_addr(s->redis) : why);
+	slog(s, NULL, up ? WSK_LOG_INFO : WSK_LOG_WARN, "redis", 0, detail, 0);
+}
+
+static void rd_leader(void *arg, int leader)
+{
+	struct wsk_server *s = arg;
+
+	slog(s, NULL, WSK_LOG_INFO, "redis", 0, leader ? "leader" : "follower",
+	     0);
+	wsk_events_pause(&s->events, !leader);
+}
+
+static void on_redis_closed(void *arg)
+{
+	struct wsk_server *s = arg;
+
+	s->redis = NULL;
+	s->handles_open--;
+	maybe_done(s);
+}
+
 /* ---- start and stop ---- */
 
 static int resolve(uv_loop_t *loop, const char *host, int port,
@@ -1676,11 +1788,11 @@ int wsk_server_start(struct wsk_server **out, uv_loop_t *loop,
 	s->routes.events = &s->events;
 	s->routes.access = opts->access;
 	s->routes.web_dir = opts->web_dir;
-	s->routes.clients = count_clients;
 	s->routes.metrics = render_metrics;
+	s->routes.health = render_health;
+	s->started_ms = wsk_now_ms();
 	s->m.redis = -1;
 	s->routes.arg = s;
-	s->routes.started_ms = wsk_now_ms();
 	r = resolve(loop, opts->host, opts->port, &ss, err, errlen);
 	if (r < 0)
 		goto fail;
@@ -1715,6 +1827,23 @@ int wsk_server_start(struct wsk_server **out, uv_loop_t *loop,
 			       opts->heartbeat_ms);
 	/* An echo server is a conformance peer: no simulator, no INITIAL. */
 	r = opts->echo ? 0 : wsk_events_start(&s->events);
+	if (r == 0 && opts->redis_url && !opts->echo) {
+		static const struct wsk_redis_cbs cbs = {
+		    rd_reset, rd_state, rd_update, rd_link, rd_leader};
+		struct wsk_redis_opts ro = {opts->redis_url, opts->lease_ms,
+					    opts->history};
+
+		/* Followers never simulate; the lease decides who does. */
+		wsk_events_pause(&s->events, 1);
+		s->events.publish = rd_publish;
+		if (wsk_redis_start(&s->redis, loop, &ro, &cbs, s, err,
+				    errlen) < 0) {
+			r = -EINVAL;
+			goto fail_listener;
+		}
+		s->handles_open++;
+		s->m.redis = 0;
+	}
 	if (r < 0) {
 		snprintf(err, errlen, "cannot start the simulator: %s",
 			 uv_strerror(r));
@@ -1777,6 +1906,8 @@ void wsk_server_shutdown(struct wsk_server *s, void (*done)(void *arg),
 	s->done_arg = arg;
 	uv_close((uv_handle_t *)&s->listener, on_handle_closed);
 	uv_close((uv_handle_t *)&s->sweeper, on_handle_closed);
+	if (s->redis)
+		wsk_redis_close(s->redis, on_redis_closed, s);
 	uv_close((uv_handle_t *)&s->heartbeat, on_handle_closed);
 	wsk_events_close(&s->events);
 	for (c = s->conns; c; c = next) {

@@ -54,6 +54,8 @@ struct wsk_server_opts {
 	unsigned handshake_timeout_ms; /* to send a complete request */
 	unsigned heartbeat_ms;	       /* server pings; 0: none */
 	int echo;		       /* echo every message, no simulator */
+	const char *redis_url;	       /* share the stream through Redis */
+	unsigned lease_ms;	       /* the simulator lease */
 	struct wsk_tls_ctx *tls;       /* serve TLS on every connection */
 	void (*log)(void *arg, const struct wsk_log_rec *rec);
 	void *log_arg;
