@@ -1,0 +1,157 @@
+#!/usr/bin/env bats
+# ws-serve's command line: --help, --version, usage errors, a port in use,
+# the manual page, and its log lines on stderr.
+bats_require_minimum_version 1.5.0
+load helper
+
+fanout() { "$PY" "$TOP/tests/peers/fanout.py" --timeout 20 "$@"; }
+
+TRY="Try 'ws-serve --help' for more information."
+
+setup() {
+	start_server
+}
+
+teardown() {
+	stop_servers
+}
+
+# usage_error ARG...: ws-serve ARG... is a usage error: status 2, nothing on
+# stdout, "ws-serve: ..." and the Try line on stderr. --port 0 comes first so
+# that a wrongly accepted value starts nothing on a fixed port; timeout ends
+# a server that should not have started.
+usage_error() {
+	run -2 --separate-stderr timeout 10 "$BIN/ws-serve" --port 0 "$@"
+	assert_equal "$output" ""
+	[ "${#stderr_lines[@]}" -eq 2 ] || { echo "stderr: $stderr" >&2; return 1; }
+	[[ ${stderr_lines[0]} == "ws-serve: "?* ]]
+	assert_equal "${stderr_lines[1]}" "$TRY"
+}
+
+# wait_exit PID SECONDS: as in the signals suite; $rc is the exit status.
+wait_exit() {
+	local n state
+	for n in $(seq $(($2 * 20))); do
+		state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || break
+		[ "$state" = Z ] && break
+		sleep 0.05
+	done
+	state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || state=gone
+	[ "$state" = Z ] || [ "$state" = gone ] || return 1
+	rc=0
+	wait "$1" || rc=$?
+}
+
+@test "cli: --help prints the usage on stdout, --version 'ws-serve 0.1.0'; both exit 0" {
+	run -0 --separate-stderr "$BIN/ws-serve" --help
+	[[ ${lines[0]} == "usage: ws-serve "* ]]
+	assert_equal "$stderr" ""
+	for opt in --port --host --web --interval --seed --history --max-message --log-format \
+		--quiet --verbose --help --version; do
+		[[ $output == *"$opt"* ]] || { echo "--help lacks $opt" >&2; false; }
+	done
+	help=$output
+	run -0 --separate-stderr "$BIN/ws-serve" -h
+	assert_equal "$output" "$help"
+	run -0 --separate-stderr "$BIN/ws-serve" --version
+	assert_equal "$output" "ws-serve 0.1.0"
+	assert_equal "$stderr" ""
+	run -0 --separate-stderr "$BIN/ws-serve" -V
+	assert_equal "$output" "ws-serve 0.1.0"
+}
+
+@test "cli: an unknown option, a missing value or a stray argument is a usage error" {
+	usage_error --bogus
+	[[ ${stderr_lines[0]} == *--bogus* ]]
+	usage_error -x
+	[[ ${stderr_lines[0]} == *-x* ]]
+	usage_error --interval
+	[[ ${stderr_lines[0]} == *--interval* ]]
+	usage_error stray
+	[[ ${stderr_lines[0]} == *stray* ]]
+}
+
+@test "cli: bad --interval, --port and other values are usage errors" {
+	for v in abc '' 0-5 0 20-10 10- -5 1.5x 10-20-30 99999999999; do
+		usage_error --interval "$v"
+		[[ ${stderr_lines[0]} == "ws-serve: --interval"* ]] || { echo "value '$v'" >&2; false; }
+	done
+	for v in abc '' -1 65536 70000 80x; do
+		usage_error --port "$v"
+		[[ ${stderr_lines[0]} == "ws-serve: --port"* ]] || { echo "value '$v'" >&2; false; }
+	done
+	usage_error --log-format xml
+	[[ ${stderr_lines[0]} == *xml* ]]
+	usage_error --history -1
+	usage_error --history many
+	usage_error --max-message lots
+	usage_error --seed x
+	usage_error --quiet --verbose
+}
+
+@test "cli: a port in use exits 1 with a clear message" {
+	run -1 --separate-stderr timeout 10 "$BIN/ws-serve" --port "$PORT"
+	assert_equal "$output" ""
+	[ "${#stderr_lines[@]}" -eq 1 ]
+	[[ ${stderr_lines[0]} =~ ^ws-serve:\ .*127\.0\.0\.1:$PORT.*address\ already\ in\ use$ ]]
+}
+
+@test "cli: every long option in --help is in man/ws-serve.1" {
+	run -0 "$BIN/ws-serve" --help
+	opts=$(grep -oE -- '--[a-z][a-z-]*' <<<"$output" | sort -u)
+	[ -n "$opts" ]
+	[ -f "$TOP/man/ws-serve.1" ] || { echo "man/ws-serve.1 is missing" >&2; false; }
+	page=$(mandoc -T ascii "$TOP/man/ws-serve.1" | col -b)
+	for opt in $opts; do
+		[[ $page == *"$opt"* ]] || { echo "man/ws-serve.1 lacks $opt" >&2; false; }
+	done
+}
+
+@test "cli: connects and disconnects are logged on stderr with the client count" {
+	start_server --interval 10-20
+	run -0 fanout "$URL" 2 1 "$BATS_TEST_TMPDIR"
+	wait_for "$SERVER_LOG" '^ws-serve: disconnect .*(clients 0)$' 10
+	run -0 grep -cE '^ws-serve: connect 127\.0\.0\.1:[0-9]+ \(clients 1\)$' "$SERVER_LOG"
+	assert_equal "$output" 1
+	run -0 grep -cE '^ws-serve: connect 127\.0\.0\.1:[0-9]+ \(clients 2\)$' "$SERVER_LOG"
+	assert_equal "$output" 1
+	run -0 grep -cE '^ws-serve: disconnect 127\.0\.0\.1:[0-9]+ \(clients 1\)$' "$SERVER_LOG"
+	assert_equal "$output" 1
+	run -0 grep -cE '^ws-serve: disconnect 127\.0\.0\.1:[0-9]+ \(clients 0\)$' "$SERVER_LOG"
+	assert_equal "$output" 1
+}
+
+@test "cli: --log-format json writes one JSON object a line" {
+	start_server --interval 10-20 --log-format json
+	run -0 fanout "$URL" 2 1 "$BATS_TEST_TMPDIR"
+	wait_for "$SERVER_LOG" '"event":"disconnect".*"clients":0' 10
+	# A refused handshake is logged too.
+	printf 'GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n' |
+		"$PY" "$TOP/tests/peers/raw.py" --timeout 10 http "$PORT" --count 1 >/dev/null
+	kill -TERM "$SERVER_PID"
+	wait_exit "$SERVER_PID" 10
+	[ "$rc" -eq 0 ]
+	run -0 jq -Rsc '[split("\n")[] | fromjson? | select(.event == "connect") | .clients]' "$SERVER_LOG"
+	assert_equal "$output" "[1,2]"
+	run -0 jq -Rsc '[split("\n")[] | fromjson? | select(.event == "disconnect") | .clients]' "$SERVER_LOG"
+	assert_equal "$output" "[1,0]"
+	# Every line but the "listening on" one that start_server waits for,
+	# through to the shutdown, is a JSON object.
+	while IFS= read -r line; do
+		[[ $line == *"listening on"* ]] && continue
+		jq -e 'type == "object" and (.t | type) == "number"
+			and (.level | type) == "string" and (.event | type) == "string"' <<<"$line" >/dev/null ||
+			{ echo "not a JSON log line: $line" >&2; false; }
+	done <"$SERVER_LOG"
+}
+
+@test "cli: -q logs nothing but the listening line" {
+	start_server -q --interval 10-20
+	run -0 fanout "$URL" 2 1 "$BATS_TEST_TMPDIR"
+	kill -TERM "$SERVER_PID"
+	wait_exit "$SERVER_PID" 10
+	[ "$rc" -eq 0 ]
+	run -0 cat "$SERVER_LOG"
+	[ "${#lines[@]}" -eq 1 ]
+	[[ ${lines[0]} == "ws-serve: listening on http://127.0.0.1:$PORT/" ]]
+}
