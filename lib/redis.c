@@ -114,7 +114,10 @@ static uint64_t msg_seq(const char *m)
 	return p ? strtoull(p + 6, NULL, 10) : 0;
 }
 
-static void deliver(struct wsk_redis *r, const char *m, size_t len)
+/* Hands the UPDATE m on in seq order; while loading an epoch it only
+ * rebuilds the caller's history (replay), since its clients get the
+ * snapshot when the load is done. */
+static void deliver(struct wsk_redis *r, const char *m, size_t len, int replay)
 {
 	uint64_t seq = msg_seq(m);
 
@@ -126,11 +129,15 @@ static void deliver(struct wsk_redis *r, const char *m, size_t len)
 		r->cbs.reset(r->arg, r->epoch, seq - 1);
 	}
 	r->last = seq;
-	r->cbs.update(r->arg, seq, m, len);
+	if (replay)
+		r->cbs.replay(r->arg, seq, m, len);
+	else
+		r->cbs.update(r->arg, seq, m, len);
 }
 
 /* XRANGE / XREVRANGE replies: [[id, [field, value, ...]], ...]. */
-static void deliver_entries(struct wsk_redis *r, redisReply *a, int reverse)
+static void deliver_entries(struct wsk_redis *r, redisReply *a, int reverse,
+			    int replay)
 {
 	size_t i, n = a->elements;
 
@@ -142,7 +149,8 @@ static void deliver_entries(struct wsk_redis *r, redisReply *a, int reverse)
 		f = e->element[1];
 		if (f->type == REDIS_REPLY_ARRAY && f->elements >= 2 &&
 		    f->element[1]->type == REDIS_REPLY_STRING)
-			deliver(r, f->element[1]->str, f->element[1]->len);
+			deliver(r, f->element[1]->str, f->element[1]->len,
+				replay);
 	}
 }
 
@@ -155,7 +163,7 @@ static void on_range(redisAsyncContext *c, void *rep, void *priv)
 		return;
 	r->catching_up = 0;
 	if (reply->type == REDIS_REPLY_ARRAY)
-		deliver_entries(r, reply, 0);
+		deliver_entries(r, reply, 0, 0);
 	/* Publications seen meanwhile that the range did not reach. */
 	if (r->seen > r->last)
 		catch_up(r);
@@ -205,7 +213,7 @@ static void on_message(redisAsyncContext *c, void *rep, void *priv)
 		return;
 	}
 	if (seq == r->last + 1)
-		deliver(r, sp + 1, m->len - elen - 1);
+		deliver(r, sp + 1, m->len - elen - 1, 0);
 	else if (seq > r->last + 1) {
 		r->seen = seq;
 		catch_up(r);
@@ -222,9 +230,10 @@ static void on_load_stream(redisAsyncContext *c, void *rep, void *priv)
 	if (!reply_ok(r, c, reply))
 		return;
 	if (reply->type == REDIS_REPLY_ARRAY)
-		deliver_entries(r, reply, 1);
+		deliver_entries(r, reply, 1, 1);
 	r->loaded = 1;
 	r->catching_up = 0;
+	r->cbs.loaded(r->arg);
 	catch_up(r); /* anything newer than the newest entry read */
 }
 
@@ -458,9 +467,10 @@ static void connect_all(struct wsk_redis *r)
 		return;
 	}
 	/* Subscribe first: what is published while the epoch loads is then
-	 * seen, and the catch-up after loading covers the rest. */
+	 * seen, and the catch-up after loading covers the rest. After an
+	 * outage the first tick finds the same epoch and catches up from the
+	 * last seq delivered, or a new one and loads it. */
 	redisAsyncCommand(r->sub, on_message, r, "SUBSCRIBE %s", CHANNEL);
-	r->epoch[0] = '\0'; /* the next tick reloads and resynchronizes */
 	on_tick(&r->tick);
 }
 

@@ -26,6 +26,11 @@ struct wsk_redis_cbs {
 	void (*state)(void *arg, const char *json, size_t len);
 	/* The next UPDATE, seq one above the previous one. */
 	void (*update)(void *arg, uint64_t seq, const char *json, size_t len);
+	/* While loading after a reset: an UPDATE for the history only. */
+	void (*replay)(void *arg, uint64_t seq, const char *json, size_t len);
+	/* The epoch's state and history are loaded: clients may take a
+	 * snapshot now. */
+	void (*loaded)(void *arg);
 	/* Redis reachable (up) or not, with a reason. */
 	void (*link)(void *arg, int up, const char *why);
 	/* This instance took (1) or lost (0) the lease. */

@@ -1,0 +1,366 @@
+/* The WebSocket phase: wslay glue and the event protocol (see srv.h). */
+#include "srv.h"
+
+static void ctx_put(struct wsk_server *s, wslay_event_context_ptr ctx);
+static ssize_t ws_recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len,
+			  int flags, void *arg);
+static ssize_t ws_send_cb(wslay_event_context_ptr ctx, const uint8_t *data,
+			  size_t len, int flags, void *arg);
+static void ws_frame_start(wslay_event_context_ptr ctx,
+			   const struct wslay_event_on_frame_recv_start_arg *a,
+			   void *arg);
+static void ws_frame_end(wslay_event_context_ptr ctx, void *arg);
+static void send_text(struct conn *c, const char *json, size_t len);
+static int rate_ok(struct conn *c);
+static void ws_msg(wslay_event_context_ptr ctx,
+		   const struct wslay_event_on_msg_recv_arg *a, void *arg);
+static wslay_event_context_ptr ctx_get(struct conn *c);
+static int ctx_idle(const struct conn *c);
+
+static void ctx_put(struct wsk_server *s, wslay_event_context_ptr ctx)
+{
+	if (s->npool < CTX_POOL)
+		s->pool[s->npool++] = ctx;
+	else
+		wslay_event_context_free(ctx);
+}
+
+/* Sends a close frame and waits for the peer's. With a live wslay context
+ * the context sends it, so that it knows; without one the frame is encoded
+ * here and a context made later is told (see ctx_get). */
+void srv_ws_close(struct conn *c, uint16_t code, const char *why)
+{
+	struct wsk_server *s = c->srv;
+	struct wsk_chunk *ch;
+
+	if (c->close_sent || c->closing)
+		return;
+	wsk_metrics_close(&s->m, code);
+	srv_hub_remove(c);
+	if (c->ws) {
+		s->cur = c;
+		wslay_event_queue_close(c->ws, code, (const uint8_t *)why,
+					why ? strlen(why) : 0);
+		/* Inside wslay_event_recv the caller sends after it returns. */
+		if (!s->in_recv)
+			wslay_event_send(c->ws);
+		c->close_sent = 1;
+	} else {
+		ch = wsk_encode_close(s->enc, code, why);
+		if (!ch) {
+			srv_conn_close(c);
+			return;
+		}
+		srv_push(c, ch);
+		wsk_chunk_unref(ch);
+		c->close_sent = 1;
+	}
+	c->state = ST_CLOSING;
+	if (!c->closing)
+		srv_arm_close_timer(c);
+}
+
+static ssize_t ws_recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len,
+			  int flags, void *arg)
+{
+	struct conn *c = ((struct wsk_server *)arg)->cur;
+
+	(void)flags;
+	if (c->inlen == 0) {
+		wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+		return -1;
+	}
+	if (len > c->inlen)
+		len = c->inlen;
+	memcpy(buf, c->in, len);
+	c->in += len;
+	c->inlen -= len;
+	return (ssize_t)len;
+}
+
+static ssize_t ws_send_cb(wslay_event_context_ptr ctx, const uint8_t *data,
+			  size_t len, int flags, void *arg)
+{
+	struct conn *c = ((struct wsk_server *)arg)->cur;
+
+	(void)flags;
+	if (c->drop_out)
+		return (ssize_t)len;
+	if (wsk_outq_append(&c->out, data, len) < 0) {
+		c->cb_failed = 1;
+		wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
+		return -1;
+	}
+	srv_mark_dirty(c);
+	return (ssize_t)len;
+}
+
+static void ws_frame_start(wslay_event_context_ptr ctx,
+			   const struct wslay_event_on_frame_recv_start_arg *a,
+			   void *arg)
+{
+	struct conn *c = ((struct wsk_server *)arg)->cur;
+	uint64_t hdr = 2 + 4; /* client frames are masked */
+
+	(void)ctx;
+	c->missed = 0; /* any frame shows the client is alive */
+	if (a->payload_length > 65535)
+		hdr += 8;
+	else if (a->payload_length > 125)
+		hdr += 2;
+	c->cur_frame = hdr + a->payload_length;
+	/* wslay takes a 1-byte close payload as "no status"; RFC 6455 5.5.1
+	 * makes it a protocol error. */
+	if (a->opcode == WSLAY_CONNECTION_CLOSE && a->payload_length == 1)
+		c->bad_close = 1;
+	if (a->opcode == WSLAY_TEXT_FRAME || a->opcode == WSLAY_BINARY_FRAME)
+		c->frag = !a->fin;
+	else if (a->opcode == WSLAY_CONTINUATION_FRAME && a->fin)
+		c->frag = 0;
+}
+
+static void ws_frame_end(wslay_event_context_ptr ctx, void *arg)
+{
+	struct conn *c = ((struct wsk_server *)arg)->cur;
+
+	(void)ctx;
+	c->framed += c->cur_frame;
+	c->cur_frame = 0;
+}
+
+static void send_text(struct conn *c, const char *json, size_t len)
+{
+	struct wsk_chunk *ch =
+	    wsk_encode(c->srv->enc, WSLAY_TEXT_FRAME, json, len);
+
+	if (!ch) {
+		srv_conn_close(c);
+		return;
+	}
+	srv_push(c, ch);
+	wsk_chunk_unref(ch);
+}
+
+/* Token bucket: --msg-burst messages at once, --msg-rate per second. */
+static int rate_ok(struct conn *c)
+{
+	const struct wsk_server *s = c->srv;
+	uint32_t now = now32(s);
+
+	if (s->opts.msg_rate <= 0)
+		return 1;
+	c->tokens += (float)((now - c->tok_ms) * s->opts.msg_rate / 1000.0);
+	if (c->tokens > (float)s->opts.msg_burst)
+		c->tokens = (float)s->opts.msg_burst;
+	c->tok_ms = now;
+	if (c->tokens < 1)
+		return 0;
+	c->tokens -= 1;
+	return 1;
+}
+
+static void ws_msg(wslay_event_context_ptr ctx,
+		   const struct wslay_event_on_msg_recv_arg *a, void *arg)
+{
+	struct wsk_server *s = arg;
+	struct conn *c = s->cur;
+	char *reply;
+	size_t len;
+
+	(void)ctx;
+	if (c->state != ST_WS)
+		return;
+	if (a->opcode == WSLAY_TEXT_FRAME || a->opcode == WSLAY_BINARY_FRAME) {
+		s->m.msgs_in++;
+		s->m.bytes_in += a->msg_length;
+		if (!rate_ok(c)) {
+			static const char err[] =
+			    "{\"type\":\"ERROR\",\"error\":\"rate limit "
+			    "exceeded\"}";
+
+			srv_log(s, c, WSK_LOG_WARN, "close", 1008,
+				"rate limit exceeded", 0);
+			send_text(c, err, sizeof(err) - 1);
+			srv_ws_close(c, 1008, "rate limit exceeded");
+			return;
+		}
+	}
+	if (s->opts.echo && (a->opcode == WSLAY_TEXT_FRAME ||
+			     a->opcode == WSLAY_BINARY_FRAME)) {
+		struct wsk_chunk *ch =
+		    wsk_encode(s->enc, a->opcode, a->msg, a->msg_length);
+
+		if (!ch) {
+			srv_conn_close(c);
+			return;
+		}
+		srv_push(c, ch);
+		wsk_chunk_unref(ch);
+		return;
+	}
+	if (a->opcode == WSLAY_TEXT_FRAME) {
+		reply = wsk_proto_reply((const char *)a->msg, a->msg_length,
+					wsk_now_ms(), &len);
+		if (!reply) {
+			srv_conn_close(c);
+			return;
+		}
+		send_text(c, reply, len);
+		free(reply);
+	} else if (a->opcode == WSLAY_BINARY_FRAME) {
+		srv_log(s, c, WSK_LOG_WARN, "close", 1003, "binary message", 0);
+		srv_ws_close(c, 1003, "binary messages are not accepted");
+	} else if (a->opcode == WSLAY_CONNECTION_CLOSE) {
+		/* wslay answers it; the connection ends once that is written.
+		 */
+		srv_hub_remove(c);
+		c->state = ST_CLOSING;
+	}
+}
+
+static wslay_event_context_ptr ctx_get(struct conn *c)
+{
+	static const struct wslay_event_callbacks cbs = {
+	    ws_recv_cb, ws_send_cb,   NULL,   ws_frame_start,
+	    NULL,	ws_frame_end, ws_msg,
+	};
+	struct wsk_server *s = c->srv;
+	wslay_event_context_ptr ctx;
+
+	if (s->npool) {
+		ctx = s->pool[--s->npool];
+	} else {
+		if (wslay_event_context_server_init(&ctx, &cbs, s) != 0)
+			return NULL;
+		wslay_event_config_set_max_recv_msg_length(ctx,
+							   s->opts.max_message);
+	}
+	if (c->close_sent) {
+		/* Our close went out already as an encoded frame: let the
+		 * context believe it sent it, and drop its copy. */
+		c->drop_out = 1;
+		s->cur = c;
+		wslay_event_queue_close(ctx, 1001, NULL, 0);
+		wslay_event_send(ctx);
+		c->drop_out = 0;
+	}
+	return ctx;
+}
+
+/* A context can go back to the pool when it holds nothing of this
+ * connection: no partial frame, no fragmented message, nothing queued to
+ * send, and no closing handshake under way. */
+static int ctx_idle(const struct conn *c)
+{
+	wslay_event_context_ptr ws = c->ws;
+
+	return c->fed == c->framed && !c->frag &&
+	       wslay_event_get_queued_msg_count(ws) == 0 &&
+	       !wslay_event_get_close_received(ws) &&
+	       !wslay_event_get_close_sent(ws) && wslay_event_want_read(ws);
+}
+
+void srv_conn_ws_input(struct conn *c, const uint8_t *p, size_t len)
+{
+	struct wsk_server *s = c->srv;
+	int r;
+
+	if (!c->ws) {
+		c->ws = ctx_get(c);
+		if (!c->ws) {
+			srv_conn_close(c);
+			return;
+		}
+	}
+	s->cur = c;
+	c->in = p;
+	c->inlen = len;
+	c->fed += len;
+	s->in_recv = 1;
+	r = wslay_event_recv(c->ws);
+	s->in_recv = 0;
+	if (c->bad_close && !c->closing)
+		r = WSLAY_ERR_CALLBACK_FAILURE; /* answered below with 1002 */
+	if (r == 0 && !c->closing)
+		r = wslay_event_send(c->ws);
+	if (c->closing)
+		return;
+	if (r == WSLAY_ERR_CALLBACK_FAILURE && !c->cb_failed) {
+		/* The frame layer rejected the input (a fragmented or oversized
+		 * control frame, a bad length): wslay then queues a close with
+		 * no status, so drop its context and send 1002 ourselves. */
+		srv_log(s, c, WSK_LOG_WARN, "close", 1002, "protocol error", 0);
+		wslay_event_context_free(c->ws);
+		c->ws = NULL;
+		c->state = ST_WS;
+		srv_ws_close(c, 1002, "protocol error");
+		srv_conn_finish(c);
+		return;
+	}
+	if (r != 0) {
+		srv_conn_close(c);
+		return;
+	}
+	if (!wslay_event_want_read(c->ws)) {
+		uint16_t code = wslay_event_get_status_code_sent(c->ws);
+
+		if (c->state == ST_WS)
+			wsk_metrics_close(&s->m, code);
+		if (c->state == ST_WS && code != 1000 && code != 1001)
+			srv_log(s, c, WSK_LOG_WARN, "close", code,
+				code == 1002   ? "protocol error"
+				: code == 1007 ? "invalid UTF-8"
+				: code == 1009 ? "message too big"
+					       : NULL,
+				0);
+		/* wslay stops reading after a close it received or an error it
+		 * answered with a close: nothing more will be said. */
+		c->state = ST_CLOSING;
+		c->close_sent = 1;
+		srv_conn_finish(c);
+		return;
+	}
+	if (ctx_idle(c)) {
+		ctx_put(s, c->ws);
+		c->ws = NULL;
+		c->fed = c->framed = 0;
+	}
+}
+
+void srv_send_initial(struct conn *c)
+{
+	size_t len;
+	char *json = wsk_events_json_initial(&c->srv->events, &len);
+
+	if (!json) {
+		srv_conn_close(c);
+		return;
+	}
+	send_text(c, json, len);
+	free(json);
+}
+
+/* Sends what a new client needs: the missed UPDATEs when it resumes inside
+ * the ring of the current epoch, the INITIAL snapshot otherwise. */
+void srv_greet(struct conn *c, const char *url)
+{
+	struct wsk_server *s = c->srv;
+	char since_s[32], epoch[64];
+	int has_since =
+	    wsk_http_query(url, "since", since_s, sizeof(since_s)) > 0;
+	int has_epoch = wsk_http_query(url, "epoch", epoch, sizeof(epoch)) > 0;
+	uint64_t newest = s->events.seq, since, q;
+	char *end;
+
+	if (has_since && since_s[0] >= '0' && since_s[0] <= '9') {
+		since = strtoull(since_s, &end, 10);
+		if (*end == '\0' &&
+		    (!has_epoch || strcmp(epoch, s->events.epoch) == 0) &&
+		    wsk_history_covers(&s->history, since, newest)) {
+			for (q = since + 1; q <= newest && !c->closing; q++)
+				srv_push(c, wsk_history_get(&s->history, q));
+			return;
+		}
+	}
+	srv_send_initial(c);
+}
