@@ -96,7 +96,7 @@ test: test-deps
 
 bench: deps
 	@$(MAKE) --no-print-directory all
-	@scripts/bench
+	@scripts/bench/run $(BENCH_ARGS)
 
 lint:
 	clang-format --dry-run -Werror cmd/*.c lib/*.c lib/*.h tests/unit/*.c tests/unit/*.h
@@ -110,7 +110,7 @@ lint:
 FUZZ_TIME  ?= 60
 FUZZ_CC    ?= clang
 FUZZ_NAMES  = $(notdir $(basename $(wildcard tests/fuzz/fuzz_*.c)))
-FUZZ_LIB    = $(filter-out lib/server.c lib/client.c,$(LIB_SRC))
+FUZZ_LIB    = $(filter-out lib/server.c lib/srv_%.c lib/client.c,$(LIB_SRC))
 FUZZ_DEPS   = $(FUZZ_LIB) $(wildcard lib/*.h) tests/fuzz/fuzz.h
 FUZZ_CFLAGS = $(WARN) -D_GNU_SOURCE -Ilib $(PKG_CFLAGS) \
               -DWSK_VERSION='"$(VERSION)"' -DWSK_DATADIR='"$(DATADIR)"' \

@@ -60,7 +60,6 @@ struct conn {
 	uv_tcp_t tcp;
 	struct wsk_server *srv;
 	struct wsk_outq out;
-	uv_write_t wreq;
 	size_t wbytes; /* bytes in the uv_write in flight */
 	struct wsk_http *http;
 	wslay_event_context_ptr ws;

@@ -79,6 +79,7 @@ static void on_write(uv_write_t *req, int status)
 {
 	struct conn *c = req->data;
 
+	free(req);
 	c->writing = 0;
 	if (c->closing)
 		return;
@@ -112,6 +113,7 @@ static void conn_flush(struct conn *c)
 {
 	uv_buf_t iov[IOV_MAX_WRITE];
 	struct wsk_outq *q;
+	uv_write_t *req;
 	unsigned n, i;
 	int r;
 
@@ -140,9 +142,15 @@ static void conn_flush(struct conn *c)
 		c->wbytes = 0;
 		for (i = 0; i < n; i++)
 			c->wbytes += iov[i].len;
-		c->wreq.data = c;
-		r = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, iov, n,
-			     on_write);
+		/* The request lives only while the kernel is behind: an idle
+		 * connection does not carry one. */
+		req = malloc(sizeof(*req));
+		if (!req) {
+			srv_conn_close(c);
+			return;
+		}
+		req->data = c;
+		r = uv_write(req, (uv_stream_t *)&c->tcp, iov, n, on_write);
 		if (r < 0) {
 			srv_conn_close(c);
 			return;
