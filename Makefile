@@ -115,7 +115,7 @@ FUZZ_DEPS   = $(FUZZ_LIB) $(wildcard lib/*.h) tests/fuzz/fuzz.h
 FUZZ_CFLAGS = $(WARN) -D_GNU_SOURCE -Ilib $(PKG_CFLAGS) \
               -DWSK_VERSION='"$(VERSION)"' -DWSK_DATADIR='"$(DATADIR)"' \
               -DFUZZ_WEB_DIR='"$(CURDIR)/web"'
-.PHONY: fuzz fuzz-replay
+.PHONY: fuzz fuzz-deps fuzz-replay
 
 build/fuzz/%: tests/fuzz/%.c $(FUZZ_DEPS)
 	@mkdir -p $(dir $@)
@@ -128,7 +128,11 @@ build/fuzz-replay/%: tests/fuzz/%.c tests/fuzz/replay.c $(FUZZ_DEPS)
 	@$(CC) $(FUZZ_CFLAGS) $(ASAN_FLAGS) -o $@ $< tests/fuzz/replay.c \
 	    $(FUZZ_LIB) $(LIBS)
 
-fuzz: $(FUZZ_NAMES:%=build/fuzz/%)
+fuzz-deps:
+	@scripts/install-deps --fuzz
+
+fuzz: fuzz-deps
+	@$(MAKE) --no-print-directory $(FUZZ_NAMES:%=build/fuzz/%)
 	@$(MAKE) --no-print-directory asan
 	tests/fuzz/run-fuzzers $(FUZZ_TIME) $(FUZZ_NAMES)
 
