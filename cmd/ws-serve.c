@@ -42,7 +42,8 @@ static void usage(FILE *f)
 	    "                [--token token | --token-file file]\n"
 	    "                [--allow-origin origin] [--echo]\n"
 	    "                [--tls-cert file --tls-key file]\n"
-	    "                [--redis url] [--lease secs]\n"
+	    "                [--redis url] [--lease secs] [--stats-interval "
+	    "secs]\n"
 	    "                [--log-format text|json]\n"
 	    "\n"
 	    "  -p, --port PORT           TCP port (default 3000; 0: a free "
@@ -84,6 +85,8 @@ static void usage(FILE *f)
 	    "instances\n"
 	    "                            through redis://HOST[:PORT][/DB]\n"
 	    "      --lease SECS          simulator lease in Redis (default 3)\n"
+	    "      --stats-interval SECS log a summary line every SECS "
+	    "seconds\n"
 	    "      --log-format FMT      text (default) or json\n"
 	    "  -q, --quiet               log only warnings and errors\n"
 	    "  -v, --verbose             also log every HTTP request\n"
@@ -260,6 +263,7 @@ static void parse(int argc, char **argv, struct options *o)
 		OPT_TLSKEY,
 		OPT_REDIS,
 		OPT_LEASE,
+		OPT_STATS,
 		OPT_LOGFMT,
 	};
 	static const struct option longopts[] = {
@@ -284,6 +288,7 @@ static void parse(int argc, char **argv, struct options *o)
 	    {"tls-key", required_argument, NULL, OPT_TLSKEY},
 	    {"redis", required_argument, NULL, OPT_REDIS},
 	    {"lease", required_argument, NULL, OPT_LEASE},
+	    {"stats-interval", required_argument, NULL, OPT_STATS},
 	    {"log-format", required_argument, NULL, OPT_LOGFMT},
 	    {"quiet", no_argument, NULL, 'q'},
 	    {"verbose", no_argument, NULL, 'v'},
@@ -397,6 +402,11 @@ static void parse(int argc, char **argv, struct options *o)
 		case OPT_TLSCERT: o->tls_cert = optarg; break;
 		case OPT_TLSKEY: o->tls_key = optarg; break;
 		case OPT_REDIS: o->srv.redis_url = optarg; break;
+		case OPT_STATS:
+			o->srv.stats_ms =
+			    (unsigned)(1000 * parse_secs("--stats-interval",
+							 optarg, 86400));
+			break;
 		case OPT_LEASE:
 			o->srv.lease_ms =
 			    (unsigned)(1000 *

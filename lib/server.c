@@ -8,6 +8,7 @@ static char *render_health(void *arg, size_t *len);
 static char *render_metrics(void *arg, size_t *len);
 static void on_sweep(uv_timer_t *t);
 static void on_heartbeat(uv_timer_t *t);
+static void on_stats(uv_timer_t *t);
 static void rd_publish(void *arg, const char *id, const char *data, size_t len,
 		       int64_t ts);
 static void rd_reset(void *arg, const char *epoch, uint64_t seq);
@@ -177,6 +178,27 @@ static void on_sweep(uv_timer_t *t)
 
 /* Every --heartbeat: a ping frame, encoded once, to every client; one that
  * sent nothing back for two beats is gone and is closed with 1001. */
+/* Every --stats-interval: one line with the gauges and what the counters
+ * did since the previous line. */
+static void on_stats(uv_timer_t *t)
+{
+	struct wsk_server *s = t->data;
+	const struct wsk_metrics *m = &s->m, *l = &s->last;
+	char line[400];
+
+	snprintf(line, sizeof(line),
+		 "clients=%ld sse=%ld polls=%ld seq=%llu sent=%llu msgs "
+		 "%llu bytes received=%llu msgs slow-drops=%llu",
+		 s->nlist[L_HUB], s->nlist[L_SSE], s->nlist[L_POLL],
+		 (unsigned long long)s->events.seq,
+		 (unsigned long long)(m->msgs_out - l->msgs_out),
+		 (unsigned long long)(m->bytes_out - l->bytes_out),
+		 (unsigned long long)(m->msgs_in - l->msgs_in),
+		 (unsigned long long)(m->slow_drops - l->slow_drops));
+	s->last = *m;
+	srv_log(s, NULL, WSK_LOG_INFO, "stats", 0, line, 0);
+}
+
 static void on_heartbeat(uv_timer_t *t)
 {
 	struct wsk_server *s = t->data;
@@ -423,6 +445,12 @@ int wsk_server_start(struct wsk_server **out, uv_loop_t *loop,
 	if (opts->heartbeat_ms)
 		uv_timer_start(&s->heartbeat, on_heartbeat, opts->heartbeat_ms,
 			       opts->heartbeat_ms);
+	uv_timer_init(loop, &s->stats);
+	s->stats.data = s;
+	s->handles_open++;
+	if (opts->stats_ms)
+		uv_timer_start(&s->stats, on_stats, opts->stats_ms,
+			       opts->stats_ms);
 	/* An echo server is a conformance peer: no simulator, no INITIAL. */
 	r = opts->echo ? 0 : wsk_events_start(&s->events);
 	if (r == 0 && opts->redis_url && !opts->echo) {
@@ -460,6 +488,8 @@ fail_listener:
 		uv_close((uv_handle_t *)&s->sweeper, NULL);
 	if (s->heartbeat.loop)
 		uv_close((uv_handle_t *)&s->heartbeat, NULL);
+	if (s->stats.loop)
+		uv_close((uv_handle_t *)&s->stats, NULL);
 	wsk_events_close(&s->events);
 	uv_run(loop, UV_RUN_NOWAIT);
 fail:
@@ -508,6 +538,7 @@ void wsk_server_shutdown(struct wsk_server *s, void (*done)(void *arg),
 	if (s->redis)
 		wsk_redis_close(s->redis, on_redis_closed, s);
 	uv_close((uv_handle_t *)&s->heartbeat, on_handle_closed);
+	uv_close((uv_handle_t *)&s->stats, on_handle_closed);
 	wsk_events_close(&s->events);
 	for (c = s->conns; c; c = next) {
 		next = c->next;

@@ -53,6 +53,7 @@ struct wsk_server_opts {
 	double msg_rate, msg_burst;    /* messages/s per client; 0: no limit */
 	unsigned handshake_timeout_ms; /* to send a complete request */
 	unsigned heartbeat_ms;	       /* server pings; 0: none */
+	unsigned stats_ms;	       /* a "stats" log line; 0: none */
 	int echo;		       /* echo every message, no simulator */
 	const char *redis_url;	       /* share the stream through Redis */
 	unsigned lease_ms;	       /* the simulator lease */

@@ -109,8 +109,10 @@ struct wsk_server {
 	uv_tcp_t listener;
 	uv_prepare_t flusher;
 	uv_timer_t shutdown_timer;
-	uv_timer_t sweeper;   /* deadlines: slow handshakes, slow readers */
-	uv_timer_t heartbeat; /* server pings */
+	uv_timer_t sweeper;	 /* deadlines: slow handshakes, slow readers */
+	uv_timer_t heartbeat;	 /* server pings */
+	uv_timer_t stats;	 /* --stats-interval */
+	struct wsk_metrics last; /* the counters at the previous stats line */
 	struct wsk_events events;
 	struct wsk_history history;
 	struct wsk_encoder *enc;
