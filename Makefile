@@ -94,7 +94,7 @@ test: test-deps
 	@$(MAKE) --no-print-directory asan
 	@scripts/run-tests
 
-bench: deps
+bench: test-deps
 	@$(MAKE) --no-print-directory all
 	@scripts/bench/run $(BENCH_ARGS)
 
