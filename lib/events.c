@@ -71,6 +71,22 @@ static unsigned pick_delay(struct wsk_events *e)
 	       (span ? (unsigned)(next_rand(&e->rng) % (span + 1)) : 0);
 }
 
+static void on_timer(uv_timer_t *t);
+
+/* Schedules event i's next change from when the last one was due, not
+ * from when a busy loop got round to it, so the rate holds under load;
+ * a timer far behind (a paused simulator) starts afresh. */
+static void schedule(struct wsk_events *e, int i, int fresh)
+{
+	uint64_t now = uv_now(e->loop), d = pick_delay(e);
+
+	if (fresh || e->due[i] + e->max_ms < now)
+		e->due[i] = now;
+	e->due[i] += d;
+	uv_timer_start(&e->timers[i], on_timer,
+		       e->due[i] > now ? e->due[i] - now : 0, 0);
+}
+
 static void on_timer(uv_timer_t *t)
 {
 	struct wsk_events *e = t->data;
@@ -96,7 +112,7 @@ static void on_timer(uv_timer_t *t)
 			e->publish(e->arg, next.id, d, dlen, next.updated_ms);
 			free(d);
 		}
-		uv_timer_start(t, on_timer, pick_delay(e), 0);
+		schedule(e, i, 0);
 		return;
 	}
 	ev->score += 1 + (long long)(next_rand(&e->rng) % 3);
@@ -110,7 +126,7 @@ static void on_timer(uv_timer_t *t)
 		e->on_update(e->arg, e->seq, s, len);
 		free(s);
 	}
-	uv_timer_start(t, on_timer, pick_delay(e), 0);
+	schedule(e, i, 0);
 }
 
 int wsk_events_init(struct wsk_events *e, uv_loop_t *loop, unsigned min_ms,
@@ -159,9 +175,7 @@ int wsk_events_start(struct wsk_events *e)
 		if (r < 0)
 			return r;
 		e->timers[i].data = e;
-		r = uv_timer_start(&e->timers[i], on_timer, pick_delay(e), 0);
-		if (r < 0)
-			return r;
+		schedule(e, i, 1);
 	}
 	return 0;
 }
@@ -228,7 +242,7 @@ void wsk_events_pause(struct wsk_events *e, int paused)
 		if (paused)
 			uv_timer_stop(&e->timers[i]);
 		else if (!uv_is_active((uv_handle_t *)&e->timers[i]))
-			uv_timer_start(&e->timers[i], on_timer, pick_delay(e), 0);
+			schedule(e, i, 1);
 	}
 }
 

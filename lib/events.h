@@ -30,6 +30,7 @@ typedef void (*wsk_update_cb)(void *arg, uint64_t seq, const char *json,
 struct wsk_events {
 	uv_loop_t *loop;
 	uv_timer_t timers[WSK_NEVENTS];
+	uint64_t due[WSK_NEVENTS]; /* loop time each timer is meant to fire */
 	struct wsk_event ev[WSK_NEVENTS];
 	uint64_t seq;
 	char epoch[WSK_EPOCH_LEN];

@@ -49,6 +49,7 @@ static void on_update(void *arg, uint64_t seq, const char *json, size_t len)
 	struct conn *c, *next;
 	uint64_t t0;
 
+	srv_state_changed(s);
 	if (!frame) {
 		/* Without memory for the frame this seq is lost: clients see
 		 * the gap, as after any loss, and the log says why. */
@@ -245,6 +246,7 @@ static void rd_reset(void *arg, const char *epoch, uint64_t seq)
 {
 	struct wsk_server *s = arg;
 
+	srv_state_changed(s);
 	if (strcmp(epoch, s->events.epoch) != 0)
 		s->new_epoch = 1; /* clients get a snapshot once it is loaded */
 	snprintf(s->events.epoch, sizeof(s->events.epoch), "%s", epoch);
@@ -261,6 +263,7 @@ static void rd_replay(void *arg, uint64_t seq, const char *json, size_t len)
 	struct wsk_chunk *frame;
 	uint64_t got;
 
+	srv_state_changed(s);
 	if (wsk_events_apply(&s->events, json, len, &got) < 0 || got != seq)
 		return;
 	frame = wsk_encode(s->enc, WSLAY_TEXT_FRAME, json, len);
@@ -310,6 +313,7 @@ static void rd_state(void *arg, const char *json, size_t len)
 {
 	struct wsk_server *s = arg;
 
+	srv_state_changed(s);
 	wsk_events_set_one(&s->events, json, len);
 }
 
@@ -561,6 +565,7 @@ void wsk_server_free(struct wsk_server *s)
 		return;
 	while (s->npool)
 		wslay_event_context_free(s->pool[--s->npool]);
+	srv_state_changed(s);
 	wsk_history_release(&s->history);
 	wsk_encoder_free(s->enc);
 	free(s);

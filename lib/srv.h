@@ -129,6 +129,7 @@ struct wsk_server {
 	struct wsk_metrics m;
 	struct wsk_redis *redis; /* NULL without --redis */
 	int new_epoch; /* a new epoch is loading: snapshot clients when done */
+	struct wsk_chunk *initial; /* the INITIAL frame of the current state */
 	int64_t started_ms;
 	void (*done)(void *);
 	void *done_arg;
@@ -200,6 +201,8 @@ void srv_http_input(struct conn *c, const char *p, size_t len);
 void srv_ws_close(struct conn *c, uint16_t code, const char *why);
 void srv_conn_ws_input(struct conn *c, const uint8_t *p, size_t len);
 void srv_send_initial(struct conn *c);
+/* Drops what was derived from the events' state (the cached INITIAL). */
+void srv_state_changed(struct wsk_server *s);
 /* The first messages of a new client: the missed UPDATEs or INITIAL. */
 void srv_greet(struct conn *c, const char *url);
 

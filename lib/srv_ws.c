@@ -327,17 +327,32 @@ void srv_conn_ws_input(struct conn *c, const uint8_t *p, size_t len)
 	}
 }
 
+/* The INITIAL frame is built once per state and shared like a broadcast:
+ * a burst of new clients costs no JSON work each. */
 void srv_send_initial(struct conn *c)
 {
+	struct wsk_server *s = c->srv;
 	size_t len;
-	char *json = wsk_events_json_initial(&c->srv->events, &len);
+	char *json;
 
-	if (!json) {
+	if (!s->initial) {
+		json = wsk_events_json_initial(&s->events, &len);
+		if (json)
+			s->initial =
+			    wsk_encode(s->enc, WSLAY_TEXT_FRAME, json, len);
+		free(json);
+	}
+	if (!s->initial) {
 		srv_conn_close(c);
 		return;
 	}
-	send_text(c, json, len);
-	free(json);
+	srv_push(c, s->initial);
+}
+
+void srv_state_changed(struct wsk_server *s)
+{
+	wsk_chunk_unref(s->initial);
+	s->initial = NULL;
 }
 
 /* Sends what a new client needs: the missed UPDATEs when it resumes inside

@@ -245,18 +245,44 @@ static void test_proto(void)
 			  "\"serverTime\":5}") == 0,
 	   "PING echoes a large integer timestamp exactly");
 	free(r);
-	r = wsk_proto_reply("{\"type\":\"PING\"}", 15, 5, &n);
+	r = wsk_proto_reply("{\"type\":\"PING\"}",
+			    strlen("{\"type\":\"PING\"}"), 5, &n);
 	ok(r && strcmp(r, "{\"type\":\"PONG\",\"serverTime\":5}") == 0,
 	   "PING without timestamp: PONG without one");
 	free(r);
-	r = wsk_proto_reply("[1]", 3, 5, &n);
+	r = wsk_proto_reply("[1]", strlen("[1]"), 5, &n);
 	ok(r && strstr(r, "\"ERROR\"") && strstr(r, "not a JSON object"),
 	   "array: ERROR");
 	free(r);
-	r = wsk_proto_reply("{\"type\":\"PING\"", 14, 5, &n);
+	r = wsk_proto_reply("{\"type\":\"PING\"", strlen("{\"type\":\"PING\""),
+			    5, &n);
 	ok(r && strstr(r, "not valid JSON"), "truncated JSON: ERROR");
 	free(r);
-	r = wsk_proto_reply("{\"type\":7}", 10, 5, &n);
+	r = wsk_proto_reply("{\"type\":\"PING\",\"timestamp\":-42}",
+			    strlen("{\"type\":\"PING\",\"timestamp\":-42}"), 5,
+			    &n);
+	ok(r && strcmp(r, "{\"type\":\"PONG\",\"timestamp\":-42,"
+			  "\"serverTime\":5}") == 0,
+	   "a negative integer timestamp is echoed");
+	free(r);
+	r = wsk_proto_reply("{\"type\":\"PING\",\"timestamp\":007}",
+			    strlen("{\"type\":\"PING\",\"timestamp\":007}"), 5,
+			    &n);
+	ok(r && strstr(r, "\"ERROR\""), "a leading zero is not JSON: ERROR");
+	free(r);
+	r = wsk_proto_reply(
+	    "{\"type\":\"PING\",\"timestamp\":9223372036854775807}",
+	    strlen("{\"type\":\"PING\",\"timestamp\":9223372036854775807}"), 5,
+	    &n);
+	ok(r && strstr(r, "\"timestamp\":9223372036854775807,"),
+	   "a 19-digit timestamp takes the general path, same answer");
+	free(r);
+	r = wsk_proto_reply("{\"type\":\"PING\",\"timestamp\":1.5}",
+			    strlen("{\"type\":\"PING\",\"timestamp\":1.5}"), 5,
+			    &n);
+	ok(r && strstr(r, "\"timestamp\":1.5,"), "a real timestamp is echoed");
+	free(r);
+	r = wsk_proto_reply("{\"type\":7}", strlen("{\"type\":7}"), 5, &n);
 	ok(r && strstr(r, "unknown message type"), "non-string type: ERROR");
 	free(r);
 }
