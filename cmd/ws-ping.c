@@ -16,10 +16,19 @@
  * A connection keeps its outstanding probes in a ring indexed by seq:
  * the send time of each, 0 once answered or timed out. One timer per
  * connection watches the oldest outstanding probe (they all have the same
- * -W), so timeouts cost one timer and no per-probe allocation. */
+ * -W), so timeouts cost one timer and no per-probe allocation.
+ *
+ * Two more load modes serve scripts/bench. --subscribe opens connections
+ * that only listen, and measures the server's fan-out: deliveries per
+ * second, the delay from each UPDATE's "ts" to its arrival, the spread of
+ * arrivals of one update across clients, and gaps in seq. Its window
+ * opens when every client is connected, which the main thread announces
+ * through run.measure_t0. --storm makes each client connect, complete the
+ * handshake, close and start again, counting handshakes. */
 #include "cli.h"
 #include "client.h"
 #include "hist.h"
+#include "tls.h"
 #include "url.h"
 
 #include <jansson.h>
@@ -38,6 +47,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #define PROG "ws-ping"
@@ -67,10 +77,15 @@ enum {
 	OPT_ORIGIN,
 	OPT_PIPELINE,
 	OPT_PROTOCOL,
+	OPT_STORM,
+	OPT_SUBSCRIBE,
 	OPT_THREADS,
+	OPT_CACERT,
+	OPT_TOKEN,
 };
 
 static const struct option long_options[] = {
+    {"cacert", required_argument, NULL, OPT_CACERT},
     {"clients", required_argument, NULL, 'C'},
     {"connect-rate", required_argument, NULL, OPT_CONNECT_RATE},
     {"connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT},
@@ -78,6 +93,7 @@ static const struct option long_options[] = {
     {"deadline", required_argument, NULL, 'w'},
     {"header", required_argument, NULL, 'H'},
     {"help", no_argument, NULL, 'h'},
+    {"insecure", no_argument, NULL, 'k'},
     {"interval", required_argument, NULL, 'i'},
     {"json", no_argument, NULL, OPT_JSON},
     {"mode", required_argument, NULL, OPT_MODE},
@@ -86,14 +102,25 @@ static const struct option long_options[] = {
     {"protocol", required_argument, NULL, OPT_PROTOCOL},
     {"quiet", no_argument, NULL, 'q'},
     {"size", required_argument, NULL, 's'},
+    {"storm", no_argument, NULL, OPT_STORM},
+    {"subscribe", no_argument, NULL, OPT_SUBSCRIBE},
     {"threads", required_argument, NULL, OPT_THREADS},
     {"timeout", required_argument, NULL, 'W'},
+    {"token", required_argument, NULL, OPT_TOKEN},
     {"verbose", no_argument, NULL, 'v'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
 };
 
 enum mode { MODE_APP, MODE_FRAME };
+
+/* What a load-mode connection does: probe (the default), only listen
+ * (--subscribe), or open and close over and over (--storm). */
+enum load { LOAD_PROBE, LOAD_SUBSCRIBE, LOAD_STORM };
+
+/* Seqs whose arrivals the spread table keeps, at most, per thread: 4M
+ * updates are hours at any rate the simulator makes. */
+#define SPREAD_MAX ((size_t)1 << 22)
 
 /* Everything the command line and the environment say; const once parsed. */
 struct options {
@@ -102,8 +129,13 @@ struct options {
 	size_t nheaders;
 	const char *origin;
 	const char *protocol;
+	/* --token or $WS_TOKEN, --cacert and -k, and the TLS settings made
+	 * from them for wss://, one for every thread. */
+	const char *token, *cacert;
+	int insecure;
+	struct wsk_tls_ctx *tls;
 	uint64_t count;	      /* probes per connection; 0 = until stopped */
-	uint64_t interval_ms; /* between probes; 0 = back to back */
+	uint64_t interval_ns; /* between probes; 0 = back to back */
 	uint64_t timeout_ns;  /* -W: wait for each reply */
 	uint64_t deadline_ms; /* -w: the whole run; 0 = none */
 	uint64_t connect_timeout_ms;
@@ -113,7 +145,8 @@ struct options {
 	unsigned pipeline;   /* probes in flight per connection with -i 0 */
 	unsigned threads;
 	enum mode mode;
-	int load; /* -C given: load mode */
+	enum load kind;
+	int load; /* -C, --subscribe or --storm given: load mode */
 	int json, quiet, verbose;
 };
 
@@ -131,9 +164,26 @@ struct conn {
 	uint64_t lo;		   /* oldest seq that may be outstanding */
 	uint64_t next;		   /* seq of the next probe; the first is 1 */
 	uint64_t inflight;
-	int handles; /* timers not yet closed */
+	uint64_t due;	  /* when the next probe is due (-i > 0) */
+	int64_t last_seq; /* --subscribe: newest seq seen, -1 before INITIAL */
+	uint64_t cycles;  /* --storm: handshakes made */
+	int handles;	  /* timers not yet closed */
 	enum conn_state st;
 	int ours; /* we began the close */
+};
+
+/* --subscribe: when each update reached the first and the last client
+ * of this thread, and how many clients it reached, indexed by seq - base. */
+struct arrival {
+	uint64_t first, last; /* uv_hrtime() */
+	uint32_t count;
+};
+
+struct spread {
+	uint64_t base; /* seq of e[0]; set by the first update measured */
+	size_t size, cap;
+	struct arrival *e;
+	uint64_t overflow; /* arrivals not kept: past SPREAD_MAX or too old */
 };
 
 /* One thread: a loop, its connections and its results. */
@@ -172,6 +222,14 @@ struct worker {
 	char first_msg[200];
 	uint64_t t_first, t_last; /* first probe sent; last probe resolved */
 	uint64_t connect_us, handshake_us; /* of the first connection */
+	/* --subscribe and --storm. */
+	int steady;	      /* every connection of this thread has opened
+				 or failed; told to the main thread once */
+	uint64_t t_open_last; /* the last on_open */
+	struct wsk_hist *lat; /* UPDATE ts to arrival, microseconds */
+	struct spread sp;
+	uint64_t deliveries, missed, disorder;
+	long close_errors;
 };
 
 /* The control side, on the main thread. */
@@ -187,6 +245,7 @@ struct run {
 	int stop_request; /* standard output went away */
 	int out_error;	  /* errno of a failed write to stdout, or 0 */
 	unsigned done;	  /* workers whose loop has ended */
+	unsigned steady;  /* workers whose connections have all opened */
 	char peer[INET6_ADDRSTRLEN + 16];
 	struct sockaddr_storage addr; /* where the scout connected */
 	/* Main thread only. */
@@ -194,19 +253,25 @@ struct run {
 	unsigned nworkers, started;
 	int stopping; /* 0, 1 close politely, 2 drop at once */
 	int deadline_hit, signalled, closing;
+	uint64_t t_start, t_stop; /* the run began; the first stop */
+	/* --subscribe: the start of the measured window, 0 before; written
+	 * by the main thread, read by the workers atomically. */
+	uint64_t measure_t0;
 };
 
 static void usage_synopsis(FILE *fp)
 {
-	fputs("usage: " PROG " [-hqVv] [-C clients] [-c count] [-H header] "
+	fputs("usage: " PROG " [-hkqVv] [-C clients] [-c count] [-H header] "
 	      "[-i interval]\n"
 	      "               [-s size] [-W timeout] [-w deadline] "
-	      "[--connect-rate rate]\n"
-	      "               [--connect-timeout secs] [--json] "
-	      "[--mode app|frame]\n"
-	      "               [--origin origin] [--pipeline k] "
-	      "[--protocol proto]\n"
-	      "               [--threads n] [url]\n",
+	      "[--cacert file]\n"
+	      "               [--connect-rate rate] [--connect-timeout secs] "
+	      "[--json]\n"
+	      "               [--mode app|frame] [--origin origin] "
+	      "[--pipeline k]\n"
+	      "               [--protocol proto] [--storm | --subscribe] "
+	      "[--threads n]\n"
+	      "               [--token token] [url]\n",
 	      fp);
 }
 
@@ -236,11 +301,21 @@ static void help(void)
 	    "  --protocol proto       ask for subprotocol proto",
 	    "  --connect-timeout secs give up connecting after secs (default "
 	    "10)",
+	    "  --token token          send Authorization: Bearer token",
+	    "                         (default $WS_TOKEN)",
+	    "  --cacert file          verify wss:// servers with the CAs in",
+	    "                         file (default: the system's)",
+	    "  -k, --insecure         do not verify the server certificate",
 	    "Load mode:",
 	    "  -C, --clients n        open n connections, each probing",
 	    "  --connect-rate rate    open at most rate connections a second",
 	    "  --pipeline k           keep k probes in flight with -i 0",
 	    "  --threads n            spread the clients over n threads",
+	    "  --subscribe            only listen, and report deliveries/s,",
+	    "                         UPDATE latency, fan-out spread and",
+	    "                         missed updates",
+	    "  --storm                connect, handshake, close, repeat; -c",
+	    "                         counts handshakes per client",
 	    "",
 	    "  -h, --help             print this help and exit",
 	    "  -V, --version          print the version and exit",
@@ -359,19 +434,21 @@ static void parse_options(int argc, char **argv, struct options *o)
 	const char *url;
 	double v;
 	int c, given_rate = 0, given_pipeline = 0, given_threads = 0;
+	int given_count = 0;
+	const char *probe_opt = NULL; /* an option that only probing uses */
 	uint64_t size = 0;
 
 	memset(o, 0, sizeof(*o));
 	o->headers = xcalloc((size_t)argc, sizeof(*o->headers));
-	o->interval_ms = 1000;
+	o->interval_ns = 1000000000ull;
 	o->timeout_ns = 5000000000ull;
 	o->connect_timeout_ms = (uint64_t)(CONNECT_TIMEOUT_DEFAULT * 1000);
 	o->clients = 1;
 	o->pipeline = 1;
 	opterr = 0;
 	for (;;) {
-		c = getopt_long(argc, argv, ":C:c:H:hi:qs:VvW:w:", long_options,
-				NULL);
+		c = getopt_long(argc, argv,
+				":C:c:H:hi:kqs:VvW:w:", long_options, NULL);
 		if (c == -1)
 			break;
 		switch (c) {
@@ -396,6 +473,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 		case 'c':
 			o->count = (uint64_t)option_int("--count", optarg, 1,
 							1000000000);
+			given_count = 1;
 			break;
 		case 'H':
 			if (wsk_client_check_header(optarg, err, sizeof(err)) <
@@ -410,7 +488,10 @@ static void parse_options(int argc, char **argv, struct options *o)
 				usage_error("--interval: '%s' is below 1 ms "
 					    "(0 sends back to back)",
 					    optarg);
-			o->interval_ms = (uint64_t)llround(v * 1000);
+			/* To the microsecond: with -C 50 -i 0.0025 the rate is
+			 * 20000 probes a second, not 16667. */
+			o->interval_ns = (uint64_t)llround(v * 1e6) * 1000;
+			probe_opt = "--interval";
 			break;
 		case OPT_JSON: o->json = 1; break;
 		case OPT_MODE:
@@ -421,6 +502,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 			else
 				usage_error("--mode: '%s' is not app or frame",
 					    optarg);
+			probe_opt = "--mode";
 			break;
 		case OPT_ORIGIN:
 			if (strpbrk(optarg, "\r\n") != NULL)
@@ -431,18 +513,37 @@ static void parse_options(int argc, char **argv, struct options *o)
 			o->pipeline = (unsigned)option_int("--pipeline", optarg,
 							   1, PIPELINE_MAX);
 			given_pipeline = 1;
+			probe_opt = "--pipeline";
 			break;
 		case OPT_PROTOCOL:
 			if (*optarg == '\0' || strpbrk(optarg, "\r\n") != NULL)
 				usage_error("--protocol: bad protocol");
 			o->protocol = optarg;
 			break;
+		case OPT_TOKEN:
+			if (*optarg == '\0' || strpbrk(optarg, "\r\n") != NULL)
+				usage_error("--token: bad token");
+			o->token = optarg;
+			break;
+		case OPT_CACERT: o->cacert = optarg; break;
+		case 'k': o->insecure = 1; break;
 		case 'q': o->quiet = 1; break;
 		case 's':
 			if (wsk_parse_size(optarg, 0, SIZE_MAX_APP, &size, err,
 					   sizeof(err)) < 0)
 				usage_error("--size: %s", err);
 			o->size = size;
+			probe_opt = "--size";
+			break;
+		case OPT_STORM:
+		case OPT_SUBSCRIBE:
+			if (o->kind != LOAD_PROBE &&
+			    o->kind !=
+				(c == OPT_STORM ? LOAD_STORM : LOAD_SUBSCRIBE))
+				usage_error("--storm and --subscribe cannot be "
+					    "used together");
+			o->kind = c == OPT_STORM ? LOAD_STORM : LOAD_SUBSCRIBE;
+			o->load = 1;
 			break;
 		case OPT_THREADS:
 			o->threads = (unsigned)option_int("--threads", optarg,
@@ -454,6 +555,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 		case 'W':
 			v = option_positive("--timeout", optarg);
 			o->timeout_ns = (uint64_t)llround(v * 1e9);
+			probe_opt = "--timeout";
 			break;
 		case 'w':
 			v = option_positive("--deadline", optarg);
@@ -467,7 +569,13 @@ static void parse_options(int argc, char **argv, struct options *o)
 	}
 	if (o->quiet && o->verbose)
 		usage_error("--quiet and --verbose cannot be used together");
-	if (given_pipeline && o->interval_ms != 0)
+	if (o->kind != LOAD_PROBE && probe_opt != NULL)
+		usage_error("%s and %s cannot be used together",
+			    o->kind == LOAD_STORM ? "--storm" : "--subscribe",
+			    probe_opt);
+	if (o->kind == LOAD_SUBSCRIBE && given_count)
+		usage_error("--subscribe and --count cannot be used together");
+	if (given_pipeline && o->interval_ns != 0)
 		usage_error("--pipeline needs --interval 0");
 	if (given_rate && !o->load)
 		usage_error("--connect-rate needs --clients");
@@ -483,6 +591,17 @@ static void parse_options(int argc, char **argv, struct options *o)
 		url = DEFAULT_URL;
 	if (wsk_url_parse(&o->url, url, err, sizeof(err)) < 0)
 		usage_error("bad URL %s", err);
+	if (o->token == NULL) {
+		o->token = env_nonempty("WS_TOKEN");
+		if (o->token != NULL && strpbrk(o->token, "\r\n") != NULL)
+			usage_error("WS_TOKEN: bad token");
+	}
+	if (o->cacert != NULL && access(o->cacert, R_OK) != 0)
+		usage_error("cannot read CA file '%s': %s", o->cacert,
+			    strerror(errno));
+	if (o->url.is_tls && wsk_tls_client_ctx(&o->tls, o->cacert, o->insecure,
+						err, sizeof(err)) < 0)
+		usage_error("%s", err);
 	if (!o->load)
 		o->threads = 1;
 	else if (!given_threads)
@@ -768,7 +887,7 @@ static void probe_resolved(struct conn *k)
 
 	if (k->st != C_OPEN)
 		return;
-	if (o->interval_ms == 0)
+	if (o->interval_ns == 0)
 		while (k->st == C_OPEN && k->inflight < o->pipeline &&
 		       !all_sent(k))
 			send_probe(k);
@@ -823,16 +942,30 @@ static void on_timeout_timer(uv_timer_t *t)
 		probe_resolved(k);
 }
 
+/* Sends the probes that are due and sleeps until the next one. Due
+ * times advance by exactly -i from the first probe, and libuv's timers
+ * count whole milliseconds, so a timer may fire a little late or early:
+ * whatever is due within half a millisecond goes now, which keeps the
+ * average rate exact for any interval (-i 0.0025 is 400 probes a second).
+ * After a stall of more than a second the schedule starts afresh rather
+ * than send a burst. */
 static void on_probe_timer(uv_timer_t *t)
 {
 	struct conn *k = t->data;
+	uint64_t now = uv_hrtime(), iv = k->w->o->interval_ns;
+	int n = 0;
 
-	if (k->st != C_OPEN)
-		return;
-	if (!all_sent(k))
+	while (k->st == C_OPEN && !all_sent(k) && k->due <= now + 500000 &&
+	       n++ < 64) {
 		send_probe(k);
-	if (all_sent(k))
-		uv_timer_stop(&k->probe_timer);
+		k->due += iv;
+	}
+	if (k->st != C_OPEN || all_sent(k))
+		return;
+	if (k->due + 1000000000ull < now)
+		k->due = now + iv;
+	uv_timer_start(t, on_probe_timer,
+		       k->due > now ? (k->due - now + 999999) / 1000000 : 0, 0);
 }
 
 /* Reads the decimal number at the start of p[0..len); -1 if none. */
@@ -849,6 +982,155 @@ static int leading_seq(const uint8_t *p, size_t len, uint64_t *out)
 	return 0;
 }
 
+/* ---- --subscribe. ---- */
+
+enum sub_msg { SUB_OTHER, SUB_INITIAL, SUB_UPDATE };
+
+/* The unsigned integer after key (such as "\"seq\":") in p[0..len).
+ * Returns -1 when the key is absent or no digits follow. The quotes of a
+ * key cannot occur inside a JSON string, where they would be escaped, so
+ * the first match is a member's; the protocol's events hold no "seq" or
+ * "ts" of their own. */
+static int member_uint(const uint8_t *p, size_t len, const char *key,
+		       uint64_t *out)
+{
+	size_t klen = strlen(key), i, start;
+	const uint8_t *m = memmem(p, len, key, klen);
+	uint64_t v = 0;
+
+	if (m == NULL)
+		return -1;
+	start = i = (size_t)(m - p) + klen;
+	for (; i < len && i - start < 19 && p[i] >= '0' && p[i] <= '9'; i++)
+		v = v * 10 + (uint64_t)(p[i] - '0');
+	if (i == start)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* What a message is, with its seq and (UPDATE) ts. Both servers write
+ * compact JSON, read here without a parse; anything else is parsed. */
+static enum sub_msg sub_classify(const uint8_t *p, size_t len, uint64_t *seq,
+				 uint64_t *ts, int *has_ts)
+{
+	enum sub_msg kind = SUB_OTHER;
+	json_t *doc, *v;
+	json_error_t jerr;
+	const char *type;
+
+	*has_ts = 0;
+	if (memmem(p, len, "\"type\":\"UPDATE\"", 15) != NULL)
+		kind = SUB_UPDATE;
+	else if (memmem(p, len, "\"type\":\"INITIAL\"", 16) != NULL)
+		kind = SUB_INITIAL;
+	if (kind != SUB_OTHER && member_uint(p, len, "\"seq\":", seq) == 0) {
+		if (kind == SUB_UPDATE)
+			*has_ts = member_uint(p, len, "\"ts\":", ts) == 0;
+		return kind;
+	}
+	doc = json_loadb((const char *)p, len, 0, &jerr);
+	type = json_string_value(json_object_get(doc, "type"));
+	v = json_object_get(doc, "seq");
+	kind = SUB_OTHER;
+	if (type != NULL && json_is_integer(v) && json_integer_value(v) >= 0) {
+		*seq = (uint64_t)json_integer_value(v);
+		if (strcmp(type, "INITIAL") == 0)
+			kind = SUB_INITIAL;
+		else if (strcmp(type, "UPDATE") == 0)
+			kind = SUB_UPDATE;
+		v = json_object_get(doc, "ts");
+		if (kind == SUB_UPDATE && json_is_integer(v) &&
+		    json_integer_value(v) >= 0) {
+			*ts = (uint64_t)json_integer_value(v);
+			*has_ts = 1;
+		}
+	}
+	json_decref(doc);
+	return kind;
+}
+
+/* Counts one arrival of seq at time now in the thread's spread table. */
+static void spread_add(struct spread *sp, uint64_t seq, uint64_t now)
+{
+	struct arrival *a;
+	size_t i, ncap;
+
+	if (sp->cap == 0)
+		sp->base = seq;
+	/* Before base: some client had it before the window opened. */
+	if (seq < sp->base || seq - sp->base >= SPREAD_MAX) {
+		sp->overflow++;
+		return;
+	}
+	i = (size_t)(seq - sp->base);
+	if (i >= sp->cap) {
+		ncap = sp->cap ? sp->cap : 4096;
+		while (ncap <= i)
+			ncap *= 2;
+		a = realloc(sp->e, ncap * sizeof(*a));
+		if (a == NULL) {
+			sp->overflow++;
+			return;
+		}
+		memset(a + sp->cap, 0, (ncap - sp->cap) * sizeof(*a));
+		sp->e = a;
+		sp->cap = ncap;
+	}
+	if (i >= sp->size)
+		sp->size = i + 1;
+	a = &sp->e[i];
+	if (a->count == 0 || now < a->first)
+		a->first = now;
+	if (now > a->last)
+		a->last = now;
+	a->count++;
+}
+
+/* An INITIAL or UPDATE on a listening connection: seq gaps always, and
+ * inside the window (all clients open, not stopping) the delivery, its
+ * latency from "ts" and its arrival time. */
+static void sub_message(struct conn *k, const uint8_t *data, size_t len)
+{
+	struct worker *w = k->w;
+	uint64_t seq = 0, ts = 0, t0, now, ts_us, real_us;
+	struct timespec tv;
+	int has_ts;
+	enum sub_msg kind = sub_classify(data, len, &seq, &ts, &has_ts);
+
+	if (kind == SUB_OTHER) {
+		w->ignored++;
+		return;
+	}
+	if (kind == SUB_INITIAL) {
+		k->last_seq = (int64_t)seq;
+		return;
+	}
+	if (k->last_seq >= 0) {
+		if (seq > (uint64_t)k->last_seq + 1)
+			w->missed += seq - (uint64_t)k->last_seq - 1;
+		if (seq <= (uint64_t)k->last_seq)
+			w->disorder++;
+		else
+			k->last_seq = (int64_t)seq;
+	}
+	t0 = __atomic_load_n(&w->run->measure_t0, __ATOMIC_ACQUIRE);
+	if (t0 == 0 || w->stopping)
+		return;
+	now = uv_hrtime();
+	w->deliveries++;
+	if (has_ts) {
+		/* The server's wall clock is ours: same machine. ts counts
+		 * whole milliseconds, so this is up to 1 ms too high. */
+		clock_gettime(CLOCK_REALTIME, &tv);
+		real_us =
+		    (uint64_t)tv.tv_sec * 1000000 + (uint64_t)tv.tv_nsec / 1000;
+		ts_us = ts * 1000;
+		wsk_hist_record(w->lat, real_us > ts_us ? real_us - ts_us : 0);
+	}
+	spread_add(&w->sp, seq, now);
+}
+
 static void on_message(struct wsk_client *c, int opcode, const uint8_t *data,
 		       size_t len, void *user_data)
 {
@@ -861,6 +1143,10 @@ static void on_message(struct wsk_client *c, int opcode, const uint8_t *data,
 	int found = 0;
 
 	(void)c;
+	if (k->w->o->kind == LOAD_SUBSCRIBE && opcode == WSK_WS_TEXT) {
+		sub_message(k, data, len);
+		return;
+	}
 	/* UPDATEs and INITIALs go by without the cost of a parse. */
 	if (k->w->o->mode != MODE_APP || opcode != WSK_WS_TEXT ||
 	    memmem(data, len, "PONG", 4) == NULL) {
@@ -907,6 +1193,24 @@ static void on_pong(struct wsk_client *c, const uint8_t *data, size_t len,
 
 /* ---- Connections. ---- */
 
+static void conn_start(struct worker *w, struct conn *k);
+
+/* --subscribe: tells the main thread once that every connection of this
+ * thread has opened or failed, so that the window may open. */
+static void worker_steady(struct worker *w)
+{
+	struct run *r = w->run;
+
+	if (w->o->kind != LOAD_SUBSCRIBE || w->steady || w->scouting ||
+	    w->started < w->nconns || w->connecting > 0)
+		return;
+	w->steady = 1;
+	uv_mutex_lock(&r->lock);
+	r->steady++;
+	uv_mutex_unlock(&r->lock);
+	uv_async_send(&r->wake);
+}
+
 static void conn_handle_closed(uv_handle_t *h)
 {
 	struct conn *k = h->data;
@@ -918,6 +1222,10 @@ static void conn_handle_closed(uv_handle_t *h)
 	k->sent = NULL;
 	k->st = C_DONE;
 	w->live--;
+	/* --storm: the same client goes round again, -c times at most. */
+	if (w->o->kind == LOAD_STORM && !w->stopping && !w->scouting &&
+	    (w->o->count == 0 || k->cycles < w->o->count))
+		conn_start(w, k);
 	start_more(w);
 	worker_check_done(w);
 }
@@ -1006,11 +1314,21 @@ static void on_open(struct wsk_client *c, const struct wsk_client_open *info,
 			out_flush(w);
 		}
 	}
-	if (w->stopping) {
+	w->t_open_last = uv_hrtime();
+	if (w->stopping || o->kind == LOAD_STORM) {
+		/* --storm: the handshake is done; close, and go round again
+		 * from conn_handle_closed. */
 		conn_finish(k);
+		start_more(w);
 		return;
 	}
-	size = o->interval_ms == 0 ? o->pipeline : 8;
+	if (o->kind == LOAD_SUBSCRIBE) {
+		k->last_seq = -1;
+		start_more(w);
+		worker_steady(w);
+		return;
+	}
+	size = o->interval_ns == 0 ? o->pipeline : 8;
 	size = size < 8 ? 8 : size;
 	while (size & (size - 1))
 		size++;
@@ -1022,13 +1340,11 @@ static void on_open(struct wsk_client *c, const struct wsk_client_open *info,
 	}
 	k->mask = size - 1;
 	k->lo = k->next = 1;
-	if (o->interval_ms == 0) {
+	if (o->interval_ns == 0) {
 		probe_resolved(k);
 	} else {
-		send_probe(k);
-		if (k->st == C_OPEN && !all_sent(k))
-			uv_timer_start(&k->probe_timer, on_probe_timer,
-				       o->interval_ms, o->interval_ms);
+		k->due = uv_hrtime();
+		on_probe_timer(&k->probe_timer);
 	}
 	start_more(w);
 }
@@ -1070,6 +1386,14 @@ static void on_close(struct wsk_client *c, const struct wsk_client_close *info,
 			/* Nothing else starts on this worker. */
 			w->stopping = w->stopping ? w->stopping : 1;
 			scout_report(w, -1, NULL);
+		}
+		worker_steady(w);
+	} else if (o->kind == LOAD_STORM && k->ours) {
+		touch_last(w, uv_hrtime());
+		if (info->error && info->error != WSK_CLIENT_E_ABORTED) {
+			w->close_errors++;
+			if (o->verbose)
+				errmsg("a close failed: %s", info->message);
 		}
 	} else if (!k->ours) {
 		touch_last(w, uv_hrtime());
@@ -1114,6 +1438,8 @@ static void conn_start(struct worker *w, struct conn *k)
 	k->timeout_timer.data = k;
 	k->handles = 2;
 	k->st = C_CONNECTING;
+	k->ours = 0;
+	k->cycles++;
 	w->live++;
 	w->connecting++;
 	memset(&co, 0, sizeof(co));
@@ -1124,6 +1450,8 @@ static void conn_start(struct worker *w, struct conn *k)
 	co.protocol = o->protocol;
 	co.user_agent = PROG "/" WSK_VERSION;
 	co.connect_timeout_ms = o->connect_timeout_ms;
+	co.bearer = o->token;
+	co.tls = o->tls;
 	if (w->use_addr)
 		co.addr = (const struct sockaddr *)&w->addr;
 	r = wsk_client_connect(&k->client, w->cl, &co, &client_cbs, k, err,
@@ -1139,6 +1467,7 @@ static void conn_start(struct worker *w, struct conn *k)
 		}
 		k->st = C_CLOSING;
 		conn_release(k);
+		worker_steady(w);
 	}
 }
 
@@ -1297,6 +1626,8 @@ static void worker_init(struct worker *w, struct run *r, unsigned id,
 	w->rtt = xcalloc(1, sizeof(*w->rtt));
 	w->hs = xcalloc(1, sizeof(*w->hs));
 	w->tcp = xcalloc(1, sizeof(*w->tcp));
+	w->lat = xcalloc(1, sizeof(*w->lat));
+	wsk_hist_init(w->lat);
 	wsk_hist_init(w->rtt);
 	wsk_hist_init(w->hs);
 	wsk_hist_init(w->tcp);
@@ -1311,6 +1642,8 @@ static void stop_all(struct run *r, int level)
 
 	if (level <= r->stopping)
 		return;
+	if (r->stopping == 0)
+		r->t_stop = uv_hrtime();
 	r->stopping = level;
 	uv_timer_stop(&r->deadline);
 	for (i = 0; i < r->started; i++) {
@@ -1342,13 +1675,23 @@ static void on_wake(uv_async_t *a)
 {
 	struct run *r = a->data;
 	int scout, stop_request;
-	unsigned done, i;
+	unsigned done, steady, i;
 
 	uv_mutex_lock(&r->lock);
 	scout = r->scout;
 	stop_request = r->stop_request;
 	done = r->done;
+	steady = r->steady;
 	uv_mutex_unlock(&r->lock);
+	/* --subscribe: every client is connected; the window opens. */
+	if (steady == r->nworkers && r->measure_t0 == 0 && !r->stopping) {
+		__atomic_store_n(&r->measure_t0, uv_hrtime(), __ATOMIC_RELEASE);
+		if (r->o->verbose)
+			errmsg(
+			    "every client has opened or failed after %.0f ms; "
+			    "measuring",
+			    (double)(r->measure_t0 - r->t_start) / 1e6);
+	}
 	if (stop_request)
 		stop_all(r, 2);
 	if (scout == 1 && r->started == 1 && !r->stopping)
@@ -1390,6 +1733,15 @@ struct totals {
 	uint64_t t_first, t_last;
 	int first_error;
 	const char *first_msg;
+	/* --subscribe and --storm. */
+	struct wsk_hist lat, spread;
+	uint64_t deliveries, missed, disorder;
+	uint64_t updates;	 /* seqs seen in the window */
+	uint64_t spread_updates; /* of those, reached every client */
+	uint64_t t_open_last;
+	long close_errors;
+	double open_ms;	  /* first connect to last open */
+	double window_ms; /* --subscribe: the measured window */
 };
 
 static void add_totals(struct totals *t, const struct worker *w)
@@ -1409,10 +1761,75 @@ static void add_totals(struct totals *t, const struct worker *w)
 		t->t_first = w->t_first;
 	if (w->t_last > t->t_last)
 		t->t_last = w->t_last;
+	wsk_hist_merge(&t->lat, w->lat);
+	t->deliveries += w->deliveries;
+	t->missed += w->missed;
+	t->disorder += w->disorder;
+	t->close_errors += w->close_errors;
+	if (w->t_open_last > t->t_open_last)
+		t->t_open_last = w->t_open_last;
 	if (t->first_error == 0 && w->first_error != 0) {
 		t->first_error = w->first_error;
 		t->first_msg = w->first_msg;
 	}
+}
+
+/* --subscribe: merges the threads' arrival tables and counts, for every
+ * update that reached as many clients as the most reached one, the time
+ * from its first arrival to its last. Updates that reached fewer were
+ * under way when the window opened or closed, or went to a client that
+ * was dropped. */
+static void spread_totals(const struct run *r, struct totals *t)
+{
+	struct arrival *all, *a;
+	const struct spread *sp;
+	uint64_t lo = UINT64_MAX, hi = 0, n, j;
+	uint32_t most = 0;
+	unsigned i;
+
+	for (i = 0; i < r->started; i++) {
+		sp = &r->workers[i].sp;
+		if (sp->size == 0)
+			continue;
+		lo = sp->base < lo ? sp->base : lo;
+		hi = sp->base + sp->size > hi ? sp->base + sp->size : hi;
+	}
+	if (hi == 0)
+		return;
+	n = hi - lo;
+	all = r->started == 1 ? r->workers[0].sp.e : calloc(n, sizeof(*all));
+	if (all == NULL)
+		return;
+	for (i = 0; r->started > 1 && i < r->started; i++) {
+		sp = &r->workers[i].sp;
+		for (j = 0; j < sp->size; j++) {
+			const struct arrival *b = &sp->e[j];
+
+			if (b->count == 0)
+				continue;
+			a = &all[sp->base - lo + j];
+			if (a->count == 0 || b->first < a->first)
+				a->first = b->first;
+			if (b->last > a->last)
+				a->last = b->last;
+			a->count += b->count;
+		}
+	}
+	for (j = 0; j < n; j++)
+		if (all[j].count > most)
+			most = all[j].count;
+	for (j = 0; j < n; j++) {
+		if (all[j].count == 0)
+			continue;
+		t->updates++;
+		if (all[j].count == most) {
+			t->spread_updates++;
+			wsk_hist_record(&t->spread,
+					(all[j].last - all[j].first) / 1000);
+		}
+	}
+	if (all != r->workers[0].sp.e)
+		free(all);
 }
 
 /* A number with up to three decimals and no trailing zeros. */
@@ -1546,6 +1963,130 @@ static void print_json_summary(const struct options *o, const struct run *r,
 	printf("}\n");
 }
 
+/* "p50/p90/p99/max = a/b/c/d ms" of a histogram of microseconds. */
+static void print_quantiles(const char *what, const struct wsk_hist *h)
+{
+	printf("%s p50/p90/p99/max = %.3f/%.3f/%.3f/%.3f ms", what,
+	       ms(wsk_hist_percentile(h, 50)), ms(wsk_hist_percentile(h, 90)),
+	       ms(wsk_hist_percentile(h, 99)), ms(wsk_hist_max(h)));
+}
+
+static void json_quantiles(const char *prefix, const struct wsk_hist *h)
+{
+	int have = wsk_hist_count(h) != 0;
+	char name[64];
+
+	snprintf(name, sizeof(name), "%s_avg_ms", prefix);
+	json_ms(name, have, wsk_hist_mean(h) / 1000);
+	snprintf(name, sizeof(name), "%s_p50_ms", prefix);
+	json_ms(name, have, ms(wsk_hist_percentile(h, 50)));
+	snprintf(name, sizeof(name), "%s_p90_ms", prefix);
+	json_ms(name, have, ms(wsk_hist_percentile(h, 90)));
+	snprintf(name, sizeof(name), "%s_p99_ms", prefix);
+	json_ms(name, have, ms(wsk_hist_percentile(h, 99)));
+	snprintf(name, sizeof(name), "%s_max_ms", prefix);
+	json_ms(name, have, ms(wsk_hist_max(h)));
+}
+
+static double per_s(uint64_t n, double elapsed_ms)
+{
+	return elapsed_ms > 0 ? (double)n * 1000 / elapsed_ms : 0;
+}
+
+/* One decimal, for rates people read. */
+static const char *rate(char *buf, size_t size, double v)
+{
+	return num(buf, size, floor(v * 10 + 0.5) / 10);
+}
+
+/* The summary of --subscribe and --storm, as text or one JSON object. */
+static void print_other_summary(const struct options *o, const struct run *r,
+				const struct totals *t, double elapsed_ms)
+{
+	int sub = o->kind == LOAD_SUBSCRIBE;
+	double hs_rate =
+	    per_s((uint64_t)t->connected, sub ? t->open_ms : elapsed_ms);
+	char b[64];
+
+	if (o->json) {
+		json_t *js = json_string(o->url.text);
+		char *url = json_dumps(js, JSON_ENCODE_ANY);
+
+		printf("{\"url\":%s,\"address\":\"%s\",\"mode\":\"%s\"",
+		       url ? url : "null", r->peer,
+		       sub ? "subscribe" : "storm");
+		free(url);
+		json_decref(js);
+		printf(",\"clients\":%ld", o->clients);
+		if (sub)
+			printf(",\"connected\":%ld", t->connected);
+		else
+			printf(",\"handshakes\":%ld", t->connected);
+		printf(",\"connect_failures\":%ld,\"dropped\":%ld", t->failed,
+		       t->dropped);
+		if (sub)
+			json_ms("open_ms", 1, t->open_ms);
+		else
+			printf(",\"close_errors\":%ld", t->close_errors);
+		json_ms("handshakes_per_s", 1, hs_rate);
+		json_quantiles("handshake", &t->hs);
+		json_ms("time_ms", 1, sub ? t->window_ms : elapsed_ms);
+		if (sub) {
+			printf(",\"updates\":%llu,\"deliveries\":%llu",
+			       (unsigned long long)t->updates,
+			       (unsigned long long)t->deliveries);
+			json_ms("deliveries_per_s", 1,
+				per_s(t->deliveries, t->window_ms));
+			json_quantiles("latency", &t->lat);
+			printf(",\"spread_updates\":%llu",
+			       (unsigned long long)t->spread_updates);
+			json_quantiles("spread", &t->spread);
+			printf(",\"missed\":%llu,\"out_of_order\":%llu",
+			       (unsigned long long)t->missed,
+			       (unsigned long long)t->disorder);
+		}
+		printf("}\n");
+		return;
+	}
+	printf("--- %s ws-ping statistics ---\n", o->url.text);
+	if (!sub) {
+		printf("%ld clients, %ld handshakes, %ld connect failures, %ld "
+		       "close errors, time %.0f ms\n",
+		       o->clients, t->connected, t->failed, t->close_errors,
+		       elapsed_ms);
+		printf("%s handshakes/s\n", rate(b, sizeof(b), hs_rate));
+		if (wsk_hist_count(&t->hs)) {
+			print_quantiles("handshake", &t->hs);
+			putchar('\n');
+		}
+		return;
+	}
+	printf("%ld clients, %ld connected, %ld connect failures, %ld "
+	       "dropped\n",
+	       o->clients, t->connected, t->failed, t->dropped);
+	printf("%ld opened in %.0f ms, %s handshakes/s\n", t->connected,
+	       t->open_ms, rate(b, sizeof(b), hs_rate));
+	if (wsk_hist_count(&t->hs)) {
+		print_quantiles("handshake", &t->hs);
+		putchar('\n');
+	}
+	printf("%llu updates, %llu deliveries in %.0f ms, %s deliveries/s, "
+	       "%llu missed\n",
+	       (unsigned long long)t->updates,
+	       (unsigned long long)t->deliveries, t->window_ms,
+	       rate(b, sizeof(b), per_s(t->deliveries, t->window_ms)),
+	       (unsigned long long)t->missed);
+	if (wsk_hist_count(&t->lat)) {
+		print_quantiles("latency", &t->lat);
+		putchar('\n');
+	}
+	if (wsk_hist_count(&t->spread)) {
+		print_quantiles("spread", &t->spread);
+		printf(" over %llu updates\n",
+		       (unsigned long long)t->spread_updates);
+	}
+}
+
 static void run_release(struct run *r, struct options *o)
 {
 	unsigned i;
@@ -1558,11 +2099,14 @@ static void run_release(struct run *r, struct options *o)
 		free(w->rtt);
 		free(w->hs);
 		free(w->tcp);
+		free(w->lat);
+		free(w->sp.e);
 		uv_mutex_destroy(&w->lock);
 	}
 	free(r->workers);
 	uv_mutex_destroy(&r->lock);
 	free(o->headers);
+	wsk_tls_ctx_free(o->tls);
 	wsk_url_release(&o->url);
 }
 
@@ -1617,6 +2161,7 @@ int main(int argc, char **argv)
 	for (i = 0; i < r->nworkers; i++)
 		worker_init(&r->workers[i], r, i,
 			    per + ((long)i < extra ? 1 : 0));
+	r->t_start = uv_hrtime();
 	start_worker(r, 0);
 	if (r->started == 0)
 		return WSK_EXIT_FAIL;
@@ -1628,8 +2173,12 @@ int main(int argc, char **argv)
 	wsk_hist_init(&tot.rtt);
 	wsk_hist_init(&tot.hs);
 	wsk_hist_init(&tot.tcp);
+	wsk_hist_init(&tot.lat);
+	wsk_hist_init(&tot.spread);
 	for (i = 0; i < r->started; i++)
 		add_totals(&tot, &r->workers[i]);
+	if (r->t_stop == 0)
+		r->t_stop = uv_hrtime();
 
 	if (tot.connected == 0) {
 		if (tot.first_error == WSK_CLIENT_E_ABORTED)
@@ -1642,7 +2191,10 @@ int main(int argc, char **argv)
 		run_release(r, &opts);
 		return WSK_EXIT_CONNECT;
 	}
-	if (o->load && tot.failed && !o->quiet)
+	if (o->kind == LOAD_STORM && tot.failed && !o->quiet)
+		errmsg("warning: %ld connection attempts failed: %s",
+		       tot.failed, tot.first_msg ? tot.first_msg : "failed");
+	else if (o->load && tot.failed && !o->quiet)
 		errmsg("warning: %ld of %ld clients could not connect: %s",
 		       tot.failed, o->clients,
 		       tot.first_msg ? tot.first_msg : "failed");
@@ -1654,7 +2206,30 @@ int main(int argc, char **argv)
 			 ? (double)(tot.t_last - tot.t_first) / 1e6
 			 : 0;
 	rc = tot.received > 0 ? WSK_EXIT_OK : WSK_EXIT_FAIL;
-	if (!r->stop_request) {
+	if (o->kind != LOAD_PROBE) {
+		spread_totals(r, &tot);
+		tot.open_ms = tot.t_open_last > r->t_start
+				  ? (double)(tot.t_open_last - r->t_start) / 1e6
+				  : 0;
+		tot.window_ms = r->measure_t0 && r->t_stop > r->measure_t0
+				    ? (double)(r->t_stop - r->measure_t0) / 1e6
+				    : 0;
+		elapsed_ms = (double)(r->t_stop - r->t_start) / 1e6;
+		rc = WSK_EXIT_OK;
+	}
+	if (o->kind == LOAD_SUBSCRIBE && !o->quiet && r->measure_t0 == 0)
+		errmsg("warning: the run ended before every client had "
+		       "connected; nothing was measured");
+	if (o->kind == LOAD_SUBSCRIBE && tot.missed) {
+		errmsg("%llu updates missed: gaps in seq after INITIAL",
+		       (unsigned long long)tot.missed);
+		rc = WSK_EXIT_FAIL;
+	}
+	if (o->kind == LOAD_STORM && tot.close_errors && !o->quiet)
+		errmsg("warning: %ld closes failed", tot.close_errors);
+	if (!r->stop_request && o->kind != LOAD_PROBE) {
+		print_other_summary(o, r, &tot, elapsed_ms);
+	} else if (!r->stop_request) {
 		if (o->json)
 			print_json_summary(o, r, &r->workers[0], &tot,
 					   elapsed_ms);

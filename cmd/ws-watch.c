@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -19,6 +20,7 @@
 
 #include "cli.h"
 #include "client.h"
+#include "tls.h"
 #include "url.h"
 
 static const char *prog = "ws-watch";
@@ -28,6 +30,9 @@ static const char *prog = "ws-watch";
 #define STDIN_HIGH_WATER (1u << 20)
 /* A connection that stays up this long resets the backoff. */
 #define STABLE_MS 10000
+/* --echo: a peer that sends faster than it reads our echoes gets dropped
+ * once this much waits to go back. */
+#define ECHO_HIGH_WATER (64u << 20)
 
 enum binfmt { BIN_BASE64, BIN_HEX, BIN_RAW };
 
@@ -35,6 +40,7 @@ struct options {
 	const char *url;
 	enum binfmt binary;
 	int envelope, quiet, verbose, use_stdin, keep_open, no_reconnect;
+	int echo, insecure;
 	double linger, timeout, duration, backoff_min, backoff_max;
 	double connect_timeout, ping_interval;
 	long long count, retry, since; /* -1: not set */
@@ -42,6 +48,8 @@ struct options {
 	const char **sends, **types, **headers;
 	size_t nsends, ntypes, nheaders;
 	const char *origin, *protocol;
+	const char *cacert; /* --cacert FILE, or NULL: the system's CAs */
+	const char *token;  /* --token or $WS_TOKEN, or NULL */
 };
 
 /* A line from stdin waiting for an open connection. */
@@ -55,9 +63,10 @@ struct watch {
 	const struct options *o;
 	uv_loop_t loop;
 	struct wsk_client_loop *cl;
-	struct wsk_client *c; /* the current connection, or NULL */
-	int open;	      /* c has fired on_open */
-	struct wsk_url url;   /* edited with since/epoch for each connect */
+	struct wsk_tls_ctx *tls; /* for wss://, else NULL */
+	struct wsk_client *c;	 /* the current connection, or NULL */
+	int open;		 /* c has fired on_open */
+	struct wsk_url url;	 /* edited with since/epoch for each connect */
 	uv_timer_t retry_t, ping_t, idle_t, duration_t, linger_t;
 	uv_signal_t sigint, sigterm;
 	uv_prepare_t flusher; /* flushes a stdout that is a regular file */
@@ -96,18 +105,19 @@ static void usage(FILE *f)
 {
 	fprintf(
 	    f,
-	    "usage: ws-watch [-hqVv] [-H header] [-m message] [-n count]\n"
+	    "usage: ws-watch [-hkqVv] [-H header] [-m message] [-n count]\n"
 	    "                [--backoff min-max] [--binary hex|base64|raw]\n"
-	    "                [--connect-timeout secs] [--duration secs]\n"
-	    "                [--envelope] [--keep-open] [--linger secs]\n"
+	    "                [--cacert file] [--connect-timeout secs]\n"
+	    "                [--duration secs] [--echo] [--envelope]\n"
+	    "                [--keep-open] [--linger secs]\n"
 	    "                [--max-message bytes] [--no-reconnect]\n"
 	    "                [--origin origin] [--ping-interval secs]\n"
 	    "                [--protocol name] [--retry n] [--since seq]\n"
-	    "                [--stdin] [--timeout secs] [--type type]\n"
-	    "                [url] [-]\n"
+	    "                [--stdin] [--timeout secs] [--token token]\n"
+	    "                [--type type] [url] [-]\n"
 	    "\n"
-	    "  url                      ws:// URL (default $WS_URL, "
-	    "else " DEFAULT_URL ")\n"
+	    "  url                      ws:// or wss:// URL (default "
+	    "$WS_URL, else " DEFAULT_URL ")\n"
 	    "  -, --stdin               send each line of stdin as a text "
 	    "message\n"
 	    "  -m, --send MSG           send MSG after each (re)connect "
@@ -115,6 +125,8 @@ static void usage(FILE *f)
 	    "      --linger SECS        after EOF on stdin, wait this long "
 	    "(default 1)\n"
 	    "      --keep-open          stay connected after EOF on stdin\n"
+	    "      --echo               send every message received back "
+	    "unchanged\n"
 	    "      --type T             print only messages whose \"type\" is "
 	    "T (repeatable)\n"
 	    "  -n, --count N            exit after printing N messages\n"
@@ -134,6 +146,12 @@ static void usage(FILE *f)
 	    "  -H, --header 'NAME: VAL' extra handshake header (repeatable)\n"
 	    "      --origin ORIGIN      Origin header\n"
 	    "      --protocol NAME      ask for subprotocol NAME\n"
+	    "      --token TOKEN        send Authorization: Bearer TOKEN "
+	    "(default $WS_TOKEN)\n"
+	    "      --cacert FILE        verify wss:// servers with the CAs "
+	    "in FILE\n"
+	    "  -k, --insecure           do not verify the server "
+	    "certificate\n"
 	    "      --connect-timeout SECS  connect and handshake limit "
 	    "(default 10)\n"
 	    "      --ping-interval SECS ping every SECS; no pong by the next "
@@ -238,8 +256,10 @@ static void push_arg(const char ***v, size_t *n, const char *s)
 enum {
 	OPT_BACKOFF = 256,
 	OPT_BINARY,
+	OPT_CACERT,
 	OPT_CONNECT_TIMEOUT,
 	OPT_DURATION,
+	OPT_ECHO,
 	OPT_ENVELOPE,
 	OPT_KEEP_OPEN,
 	OPT_LINGER,
@@ -252,18 +272,22 @@ enum {
 	OPT_SINCE,
 	OPT_STDIN,
 	OPT_TIMEOUT,
+	OPT_TOKEN,
 	OPT_TYPE,
 };
 
 static const struct option longopts[] = {
     {"backoff", required_argument, NULL, OPT_BACKOFF},
     {"binary", required_argument, NULL, OPT_BINARY},
+    {"cacert", required_argument, NULL, OPT_CACERT},
     {"connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT},
     {"count", required_argument, NULL, 'n'},
     {"duration", required_argument, NULL, OPT_DURATION},
+    {"echo", no_argument, NULL, OPT_ECHO},
     {"envelope", no_argument, NULL, OPT_ENVELOPE},
     {"header", required_argument, NULL, 'H'},
     {"help", no_argument, NULL, 'h'},
+    {"insecure", no_argument, NULL, 'k'},
     {"keep-open", no_argument, NULL, OPT_KEEP_OPEN},
     {"linger", required_argument, NULL, OPT_LINGER},
     {"max-message", required_argument, NULL, OPT_MAX_MESSAGE},
@@ -277,6 +301,7 @@ static const struct option longopts[] = {
     {"since", required_argument, NULL, OPT_SINCE},
     {"stdin", no_argument, NULL, OPT_STDIN},
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"token", required_argument, NULL, OPT_TOKEN},
     {"type", required_argument, NULL, OPT_TYPE},
     {"verbose", no_argument, NULL, 'v'},
     {"version", no_argument, NULL, 'V'},
@@ -328,7 +353,7 @@ static void parse_args(struct options *o, int argc, char **argv)
 	o->connect_timeout = 10;
 	o->count = o->retry = o->since = -1;
 	o->max_message = WSK_CLIENT_MAX_MESSAGE;
-	while ((c = getopt_long(argc, argv, "hH:m:n:qvV", longopts, NULL)) !=
+	while ((c = getopt_long(argc, argv, "hH:km:n:qvV", longopts, NULL)) !=
 	       -1) {
 		switch (c) {
 		case 'h': usage(stdout); exit(WSK_EXIT_OK);
@@ -347,6 +372,16 @@ static void parse_args(struct options *o, int argc, char **argv)
 		case OPT_STDIN: o->use_stdin = 1; break;
 		case OPT_KEEP_OPEN: o->keep_open = 1; break;
 		case OPT_ENVELOPE: o->envelope = 1; break;
+		case OPT_ECHO: o->echo = 1; break;
+		case OPT_CACERT: o->cacert = optarg; break;
+		case 'k': o->insecure = 1; break;
+		case OPT_TOKEN:
+			if (!*optarg || strpbrk(optarg, "\r\n"))
+				die_usage(
+				    "--token: the token is empty or holds "
+				    "a line break");
+			o->token = optarg;
+			break;
 		case OPT_NO_RECONNECT: o->no_reconnect = 1; break;
 		case OPT_ORIGIN: o->origin = optarg; break;
 		case OPT_PROTOCOL:
@@ -431,6 +466,17 @@ static void parse_args(struct options *o, int argc, char **argv)
 			  o->keep_open ? "keep-open" : "linger");
 	if (o->retry == 0)
 		o->no_reconnect = 1;
+	if (o->cacert && access(o->cacert, R_OK) != 0)
+		die_usage("--cacert: cannot read '%s': %s", o->cacert,
+			  strerror(errno));
+	if (!o->token) {
+		const char *t = getenv("WS_TOKEN");
+
+		if (t && *t && strpbrk(t, "\r\n"))
+			die_usage("WS_TOKEN: the token holds a line break");
+		if (t && *t)
+			o->token = t;
+	}
 }
 
 /* Time for envelopes: milliseconds since 1970 with a fraction. */
@@ -696,14 +742,28 @@ static void on_open(struct wsk_client *c, const struct wsk_client_open *op,
 		uv_ip4_name((const struct sockaddr_in *)op->peer, addr,
 			    sizeof(addr));
 	note(w, "connected to '%s'", w->url.text);
-	info(w, "peer %s, tcp connect %.3f ms, handshake %.3f ms", addr,
-	     (double)op->connect_us / 1000, (double)op->handshake_us / 1000);
+	if (w->tls)
+		info(w,
+		     "peer %s, tcp connect %.3f ms, tls %.3f ms, handshake "
+		     "%.3f ms",
+		     addr, (double)op->connect_us / 1000,
+		     (double)op->tls_us / 1000,
+		     (double)op->handshake_us / 1000);
+	else
+		info(w, "peer %s, tcp connect %.3f ms, handshake %.3f ms", addr,
+		     (double)op->connect_us / 1000,
+		     (double)op->handshake_us / 1000);
 	if (!w->o->quiet && w->o->verbose) {
 		const char *s = op->request, *e;
 		const struct wsk_http *h = op->response;
 
-		for (; (e = strstr(s, "\r\n")) && e != s; s = e + 2)
-			say("> %.*s", (int)(e - s), s);
+		for (; (e = strstr(s, "\r\n")) && e != s; s = e + 2) {
+			/* The token stays off terminals and logs. */
+			if (strncasecmp(s, "Authorization:", 14) == 0)
+				say("> %.14s (hidden)", s);
+			else
+				say("> %.*s", (int)(e - s), s);
+		}
 		say("< HTTP/1.1 %d", wsk_http_status(h));
 		for (i = 0; i < h->nhdr; i++)
 			say("< %s: %s", h->buf + h->hdr[i].name,
@@ -734,9 +794,21 @@ static void on_message(struct wsk_client *c, int opcode, const uint8_t *p,
 	const char *type = NULL;
 	json_t *j = NULL;
 
-	(void)c;
 	if (w->stopping)
 		return;
+	if (w->o->echo) {
+		/* Back as it came, before the message can end the program
+		 * (-n), so the echo goes out ahead of our close. */
+		if (wsk_client_queued(c) > ECHO_HIGH_WATER) {
+			note(w,
+			     "echo: over %u MiB wait to be sent; dropping the "
+			     "connection",
+			     ECHO_HIGH_WATER >> 20);
+			wsk_client_abort(c);
+			return;
+		}
+		wsk_client_send(c, opcode, p, len);
+	}
 	if (opcode == WSK_WS_TEXT)
 		j = json_loadb((const char *)p, len, JSON_DECODE_ANY, NULL);
 	if (json_is_object(j)) {
@@ -797,6 +869,15 @@ static double backoff_delay(struct watch *w)
 
 static void shutdown_all(struct watch *w);
 
+/* What a 401 reply means here. */
+static const char *token_hint(const struct watch *w, int http_status)
+{
+	if (http_status != 401)
+		return "";
+	return w->o->token ? " (the token was refused)"
+			   : " (a token is needed: --token or WS_TOKEN)";
+}
+
 static void on_close(struct wsk_client *c, const struct wsk_client_close *ci,
 		     void *ud)
 {
@@ -846,8 +927,8 @@ static void on_close(struct wsk_client *c, const struct wsk_client_close *ci,
 	loud = !retry && status != WSK_EXIT_OK;
 	/* After an abort, the reason was given when it was decided. */
 	if (!ci->opened)
-		report(w, loud, "cannot connect to '%s': %s", w->url.text,
-		       ci->message);
+		report(w, loud, "cannot connect to '%s': %s%s", w->url.text,
+		       ci->message, token_hint(w, ci->http_status));
 	else if (ci->error == WSK_CLIENT_E_LOST)
 		report(w, loud, "connection lost: %s", ci->message);
 	else if (ci->error && ci->error != WSK_CLIENT_E_ABORTED)
@@ -902,6 +983,8 @@ static void do_connect(struct watch *w)
 	co.origin = w->o->origin;
 	co.protocol = w->o->protocol;
 	co.user_agent = "ws-watch/" WSK_VERSION;
+	co.bearer = w->o->token;
+	co.tls = w->tls;
 	co.connect_timeout_ms = (uint64_t)(w->o->connect_timeout * 1000);
 	co.max_message = w->o->max_message;
 	note(w, "connecting to '%s'", w->url.text);
@@ -1232,8 +1315,11 @@ int main(int argc, char **argv)
 	}
 	if (wsk_url_parse(&w.url, url, err, sizeof(err)) < 0)
 		die_usage("%s", err);
-	if (w.url.is_tls)
-		die_usage("'%s': wss:// is not supported yet", url);
+	/* One TLS context for every connection of the run. A CA file that
+	 * does not load is a bad option value. */
+	if (w.url.is_tls && wsk_tls_client_ctx(&w.tls, o.cacert, o.insecure,
+					       err, sizeof(err)) < 0)
+		die_usage("%s", err);
 	signal(SIGPIPE, SIG_IGN);
 
 	w.o = &o;
@@ -1284,6 +1370,7 @@ int main(int argc, char **argv)
 	if (r < 0)
 		info(&w, "event loop not empty at exit: %s", uv_strerror(r));
 	wsk_client_loop_free(w.cl);
+	wsk_tls_ctx_free(w.tls);
 	wsk_url_release(&w.url);
 	free(w.epoch);
 	free(w.partial);

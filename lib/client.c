@@ -12,12 +12,15 @@
 
 #include "buf.h"
 #include "handshake.h"
+#include "tls.h"
 
 #define READ_BUF_SIZE 65536
 #define MAX_IOV 16
 
 struct wsk_client_loop {
 	uv_loop_t *loop;
+	/* For wss:// clients without opts.tls; made on first use. */
+	struct wsk_tls_ctx *tls_default;
 	char buf[READ_BUF_SIZE];
 };
 
@@ -26,6 +29,7 @@ struct wsk_client_loop {
 enum state {
 	ST_RESOLVE,
 	ST_CONNECT,
+	ST_TLS, /* wss:// only: TCP is up, the TLS handshake is under way */
 	ST_HANDSHAKE,
 	ST_OPEN,
 	ST_CLOSING,
@@ -49,7 +53,8 @@ struct setup {
 	size_t request_len;
 	char *protocol; /* asked for: comma-separated, or NULL */
 	char key[WSK_KEY_LEN];
-	uint64_t t_start, t_connect, t_sent, resolve_us, connect_us;
+	uint64_t t_start, t_connect, t_tls, t_sent;
+	uint64_t resolve_us, connect_us, tls_us;
 	int last_err; /* libuv error of the last connect attempt */
 	struct wsk_http http;
 };
@@ -63,7 +68,13 @@ struct wsk_client {
 	void *user_data;
 	struct setup *setup;
 	wslay_event_context_ptr ws;
+	/* Plaintext: the request and wslay's frames. Without TLS the socket
+	 * writes it; with TLS it is encrypted into wire once the TLS
+	 * handshake is done, and the socket writes wire. */
 	struct wsk_outq outq;
+	struct wsk_outq wire;
+	struct wsk_tls_ctx *tls_ctx; /* NULL for ws:// */
+	struct wsk_tls *tls;	     /* from the TCP connect on, for wss:// */
 	size_t inflight;   /* bytes handed to the uv_write under way */
 	const uint8_t *in; /* the slice wslay's recv callback drains */
 	size_t in_len;
@@ -73,6 +84,13 @@ struct wsk_client {
 	int pending; /* handle closes and resolver calls outstanding */
 	int in_recv; /* inside wslay_event_recv: queue, do not send */
 	int opened, failing, blocked;
+	/* wsk_client_close waits for the messages queued before it: wslay
+	 * puts control frames ahead of data and sends nothing after a close
+	 * frame, so the close is queued only once they have gone out. */
+	int close_pending;
+	uint16_t close_code;
+	char *close_reason; /* NULL for none */
+	size_t close_reason_len;
 	int error, http_status;
 	char reason[124];
 	char message[192];
@@ -91,7 +109,7 @@ const char *wsk_client_strerror(int err)
 	case WSK_CLIENT_E_PROTOCOL: return "protocol error";
 	case WSK_CLIENT_E_CLOSE_TIMEOUT: return "close timed out";
 	case WSK_CLIENT_E_ABORTED: return "aborted";
-	case WSK_CLIENT_E_TLS: return "wss:// is not supported yet";
+	case WSK_CLIENT_E_TLS: return "TLS handshake failed";
 	default: break;
 	}
 	/* libuv's codes are -errno on Unix, and its names cover both. */
@@ -102,13 +120,18 @@ struct wsk_client_loop *wsk_client_loop_new(uv_loop_t *loop)
 {
 	struct wsk_client_loop *cl = malloc(sizeof(*cl));
 
-	if (cl)
+	if (cl) {
 		cl->loop = loop;
+		cl->tls_default = NULL;
+	}
 	return cl;
 }
 
 void wsk_client_loop_free(struct wsk_client_loop *cl)
 {
+	if (!cl)
+		return;
+	wsk_tls_ctx_free(cl->tls_default);
 	free(cl);
 }
 
@@ -143,6 +166,9 @@ static void complete(struct wsk_client *c)
 	if (c->ws)
 		wslay_event_context_free(c->ws);
 	wsk_outq_release(&c->outq);
+	wsk_outq_release(&c->wire);
+	wsk_tls_free(c->tls);
+	free(c->close_reason);
 	free_setup(c->setup);
 	free(c);
 }
@@ -187,11 +213,18 @@ static void finish(struct wsk_client *c, int err, const char *fmt, ...)
 static void fail_io(struct wsk_client *c, int err)
 {
 	if (c->st < ST_OPEN) {
-		finish(c, WSK_CLIENT_E_HANDSHAKE, "%s",
-		       err == UV_EOF
-			   ? "server closed the connection during the "
-			     "handshake"
-			   : uv_strerror(err));
+		const char *why = uv_strerror(err);
+
+		if (err == UV_EOF && c->st == ST_TLS)
+			why = "server closed the connection during the TLS "
+			      "handshake";
+		else if (err == UV_EOF)
+			why = "server closed the connection during the "
+			      "handshake";
+		finish(c,
+		       c->st == ST_TLS ? WSK_CLIENT_E_TLS
+				       : WSK_CLIENT_E_HANDSHAKE,
+		       "%s", why);
 	} else if (c->ws && wslay_event_get_close_received(c->ws)) {
 		/* The server closed cleanly and did not wait for our echo. */
 		finish(c, 0, NULL);
@@ -203,11 +236,23 @@ static void fail_io(struct wsk_client *c, int err)
 	}
 }
 
+/* The queue the socket writes: the ciphertext one under TLS. */
+static struct wsk_outq *wire(struct wsk_client *c)
+{
+	return c->tls ? &c->wire : &c->outq;
+}
+
+/* Unsent bytes, plaintext and ciphertext: the backpressure measure. */
+static size_t unsent(const struct wsk_client *c)
+{
+	return c->outq.bytes + c->wire.bytes;
+}
+
 /* After a close handshake, or after our protocol-error close went out,
  * nothing is left to do once the queue has reached the kernel. */
 static void check_done(struct wsk_client *c)
 {
-	if (c->st == ST_DONE || !c->ws || c->outq.bytes || c->inflight)
+	if (c->st == ST_DONE || !c->ws || unsent(c) || c->inflight)
 		return;
 	if (wslay_event_get_close_sent(c->ws) &&
 	    (wslay_event_get_close_received(c->ws) || c->failing))
@@ -226,9 +271,9 @@ static void write_cb(uv_write_t *req, int status)
 		fail_io(c, status);
 		return;
 	}
-	wsk_outq_consume(&c->outq, n);
+	wsk_outq_consume(wire(c), n);
 	flush(c);
-	if (c->st == ST_DONE || c->inflight || c->outq.bytes)
+	if (c->st == ST_DONE || c->inflight || unsent(c))
 		return;
 	if (c->blocked) {
 		c->blocked = 0;
@@ -238,19 +283,45 @@ static void write_cb(uv_write_t *req, int status)
 	check_done(c);
 }
 
+/* Moves the queued plaintext through TLS into the wire queue, and with it
+ * whatever TLS itself has to send (handshake records). Before the TLS
+ * handshake ends the plaintext waits in outq. Returns 0 or -1. */
+static int tls_encrypt(struct wsk_client *c)
+{
+	uv_buf_t iov[MAX_IOV];
+	unsigned n, i;
+
+	while (c->outq.count && wsk_tls_ready(c->tls)) {
+		n = wsk_outq_iov(&c->outq, 0, iov, MAX_IOV);
+		for (i = 0; i < n; i++) {
+			if (wsk_tls_write(c->tls, iov[i].base, iov[i].len) < 0)
+				return -1;
+			wsk_outq_consume(&c->outq, iov[i].len);
+		}
+	}
+	return wsk_tls_take(c->tls, &c->wire) < 0 ? -1 : 0;
+}
+
 /* Writes what the socket takes now, and hands the rest to one uv_write;
  * the chunks stay referenced by the queue until write_cb consumes them. */
 static void flush(struct wsk_client *c)
 {
 	uv_buf_t iov[MAX_IOV];
+	struct wsk_outq *q = wire(c);
 	unsigned n, i;
 	size_t total;
 	int r;
 
 	if (c->inflight || c->tcp_state != TCP_ACTIVE || c->st == ST_DONE)
 		return;
-	while (c->outq.bytes) {
-		n = wsk_outq_iov(&c->outq, 0, iov, MAX_IOV);
+	if (c->tls && tls_encrypt(c) < 0) {
+		finish(c,
+		       c->st < ST_OPEN ? WSK_CLIENT_E_TLS : WSK_CLIENT_E_LOST,
+		       "cannot encrypt the output");
+		return;
+	}
+	while (q->bytes) {
+		n = wsk_outq_iov(q, 0, iov, MAX_IOV);
 		for (total = 0, i = 0; i < n; i++)
 			total += iov[i].len;
 		r = uv_try_write((uv_stream_t *)&c->tcp, iov, n);
@@ -260,13 +331,13 @@ static void flush(struct wsk_client *c)
 			fail_io(c, r);
 			return;
 		}
-		wsk_outq_consume(&c->outq, (size_t)r);
+		wsk_outq_consume(q, (size_t)r);
 		if ((size_t)r < total)
 			break;
 	}
-	if (!c->outq.bytes)
+	if (!q->bytes)
 		return;
-	n = wsk_outq_iov(&c->outq, 0, iov, MAX_IOV);
+	n = wsk_outq_iov(q, 0, iov, MAX_IOV);
 	for (total = 0, i = 0; i < n; i++)
 		total += iov[i].len;
 	r = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, iov, n, write_cb);
@@ -286,6 +357,21 @@ static void pump(struct wsk_client *c)
 	if (c->st == ST_DONE)
 		return;
 	r = wslay_event_send(c->ws);
+	/* Our send callback takes everything, so an empty queue means every
+	 * message queued before wsk_client_close is out: now the close. */
+	if (r == 0 && c->close_pending &&
+	    wslay_event_get_queued_msg_count(c->ws) == 0) {
+		c->close_pending = 0;
+		r = wslay_event_queue_close(c->ws, c->close_code,
+					    (const uint8_t *)c->close_reason,
+					    c->close_reason_len);
+		/* NO_MORE_MSG: the server's close came first and wslay has
+		 * answered it. */
+		if (r == WSLAY_ERR_NO_MORE_MSG)
+			r = 0;
+		else if (r == 0)
+			r = wslay_event_send(c->ws);
+	}
 	if (r < 0) {
 		finish(c, r == WSLAY_ERR_NOMEM ? -ENOMEM : WSK_CLIENT_E_LOST,
 		       "%s", "cannot queue output: out of memory");
@@ -532,6 +618,7 @@ static void handshake_input(struct wsk_client *c, const char *data, size_t len)
 	c->opened = 1;
 	info.resolve_us = s->resolve_us;
 	info.connect_us = s->connect_us;
+	info.tls_us = s->tls_us;
 	info.handshake_us = (uv_hrtime() - s->t_sent) / 1000;
 	info.peer = (const struct sockaddr *)&s->peer;
 	info.request = s->request;
@@ -558,6 +645,64 @@ static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 	*buf = uv_buf_init(c->cl->buf, sizeof(c->cl->buf));
 }
 
+/* Plaintext from the socket, or from TLS. */
+static void input(struct wsk_client *c, char *data, size_t len)
+{
+	if (c->st == ST_HANDSHAKE)
+		handshake_input(c, data, len);
+	else if (c->st == ST_OPEN || c->st == ST_CLOSING)
+		ws_input(c, (const uint8_t *)data, len);
+}
+
+/* The TLS handshake is done: the WebSocket handshake request goes out
+ * (flush encrypts it). */
+static void tls_ready(struct wsk_client *c)
+{
+	struct setup *s = c->setup;
+
+	s->t_sent = uv_hrtime();
+	s->tls_us = (s->t_sent - s->t_tls) / 1000;
+	c->st = ST_HANDSHAKE;
+	if (wsk_outq_append(&c->outq, s->request, s->request_len) < 0)
+		finish(c, -ENOMEM, "out of memory");
+}
+
+/* Ciphertext in, plaintext out to the same paths a plain connection
+ * uses. The plaintext goes into the read buffer the ciphertext came in:
+ * OpenSSL has copied it already. Then whatever TLS or the input produced
+ * is sent: handshake records, the request, pongs. */
+static void tls_input(struct wsk_client *c, char *buf, size_t len)
+{
+	char err[192];
+	ssize_t n;
+
+	if (wsk_tls_feed(c->tls, buf, len) < 0) {
+		finish(c, -ENOMEM, "out of memory");
+		return;
+	}
+	while (c->st != ST_DONE) {
+		n = wsk_tls_read(c->tls, buf, READ_BUF_SIZE, err, sizeof(err));
+		if (c->st == ST_TLS && wsk_tls_ready(c->tls))
+			tls_ready(c);
+		if (n == 0)
+			break;
+		if (n == -2) {
+			/* close_notify: the end of the stream, like EOF. */
+			fail_io(c, UV_EOF);
+			return;
+		}
+		if (n < 0) {
+			if (c->st < ST_OPEN)
+				finish(c, WSK_CLIENT_E_TLS, "%s", err);
+			else
+				finish(c, WSK_CLIENT_E_LOST, "%s", err);
+			return;
+		}
+		input(c, buf, (size_t)n);
+	}
+	flush(c);
+}
+
 static void read_cb(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf)
 {
 	struct wsk_client *c = stream->data;
@@ -568,10 +713,10 @@ static void read_cb(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf)
 		fail_io(c, (int)n);
 		return;
 	}
-	if (c->st == ST_HANDSHAKE)
-		handshake_input(c, buf->base, (size_t)n);
+	if (c->tls)
+		tls_input(c, buf->base, (size_t)n);
 	else
-		ws_input(c, (const uint8_t *)buf->base, (size_t)n);
+		input(c, buf->base, (size_t)n);
 }
 
 static void connect_next(struct wsk_client *c);
@@ -613,16 +758,34 @@ static void on_connected(uv_connect_t *req, int status)
 		return;
 	}
 	s->connect_us = (uv_hrtime() - s->t_connect) / 1000;
-	c->st = ST_HANDSHAKE;
 	uv_tcp_nodelay(&c->tcp, 1);
 	r = uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb);
-	if (r == 0)
-		r = wsk_outq_append(&c->outq, s->request, s->request_len);
 	if (r < 0) {
 		finish(c, WSK_CLIENT_E_HANDSHAKE, "%s", uv_strerror(r));
 		return;
 	}
-	s->t_sent = uv_hrtime();
+	if (c->tls_ctx) {
+		/* The request waits for the TLS handshake (tls_ready). */
+		c->st = ST_TLS;
+		s->t_tls = uv_hrtime();
+		c->tls = wsk_tls_new_client(c->tls_ctx, s->host);
+		if (!c->tls) {
+			finish(c, -ENOMEM, "out of memory");
+			return;
+		}
+		if (wsk_tls_connect(c->tls) < 0) {
+			finish(c, WSK_CLIENT_E_TLS, "cannot start TLS");
+			return;
+		}
+	} else {
+		c->st = ST_HANDSHAKE;
+		r = wsk_outq_append(&c->outq, s->request, s->request_len);
+		if (r < 0) {
+			finish(c, -ENOMEM, "out of memory");
+			return;
+		}
+		s->t_sent = uv_hrtime();
+	}
 	flush(c);
 }
 
@@ -721,6 +884,10 @@ static void on_timer(uv_timer_t *t)
 	case ST_CONNECT:
 		finish(c, WSK_CLIENT_E_TIMEOUT, "timed out connecting (%g s)",
 		       secs);
+		break;
+	case ST_TLS:
+		finish(c, WSK_CLIENT_E_TIMEOUT,
+		       "timed out in the TLS handshake (%g s)", secs);
 		break;
 	case ST_HANDSHAKE:
 		finish(c, WSK_CLIENT_E_TIMEOUT,
@@ -845,6 +1012,8 @@ static int build_request(struct setup *s, const struct wsk_client_opts *o)
 		add(&b, "Sec-WebSocket-Protocol: %s\r\n", o->protocol);
 	if (o->user_agent && !user_header(o, "User-Agent"))
 		add(&b, "User-Agent: %s\r\n", o->user_agent);
+	if (o->bearer && !user_header(o, "Authorization"))
+		add(&b, "Authorization: Bearer %s\r\n", o->bearer);
 	for (i = 0; i < o->nheaders; i++)
 		add(&b, "%s\r\n", o->headers[i]);
 	add(&b, "\r\n");
@@ -894,12 +1063,25 @@ oom:
 	return -ENOMEM;
 }
 
+/* The loop's default TLS context, made on first use: the system's CA
+ * store, verified. Returns NULL with a message in err if it cannot be
+ * made. */
+static struct wsk_tls_ctx *loop_tls(struct wsk_client_loop *cl, char *err,
+				    size_t errlen)
+{
+	if (!cl->tls_default &&
+	    wsk_tls_client_ctx(&cl->tls_default, NULL, 0, err, errlen) < 0)
+		cl->tls_default = NULL;
+	return cl->tls_default;
+}
+
 int wsk_client_connect(struct wsk_client **out, struct wsk_client_loop *cl,
 		       const struct wsk_client_opts *o,
 		       const struct wsk_client_cbs *cbs, void *user_data,
 		       char *err, size_t errlen)
 {
 	struct addrinfo hints = {0};
+	struct wsk_tls_ctx *tls;
 	struct wsk_client *c;
 	size_t i;
 	int r;
@@ -908,17 +1090,20 @@ int wsk_client_connect(struct wsk_client **out, struct wsk_client_loop *cl,
 		snprintf(err, errlen, "no URL or no on_close callback");
 		return -EINVAL;
 	}
-	/* TLS will sit between the socket and the same input and output
-	 * paths (read_cb -> decrypt -> handshake_input/ws_input, and
-	 * outq -> encrypt -> socket); until then wss:// stops here. */
-	if (o->url->is_tls) {
-		snprintf(err, errlen, "wss:// is not supported yet");
-		return WSK_CLIENT_E_TLS;
-	}
 	for (i = 0; i < o->nheaders; i++) {
 		r = wsk_client_check_header(o->headers[i], err, errlen);
 		if (r < 0)
 			return r;
+	}
+	if (o->bearer && (!*o->bearer || strpbrk(o->bearer, "\r\n"))) {
+		snprintf(err, errlen, "bad bearer token: empty or multi-line");
+		return -EINVAL;
+	}
+	tls = o->tls;
+	if (o->url->is_tls && !tls) {
+		tls = loop_tls(cl, err, errlen);
+		if (!tls)
+			return WSK_CLIENT_E_TLS;
 	}
 	c = calloc(1, sizeof(*c));
 	if (!c) {
@@ -931,6 +1116,7 @@ int wsk_client_connect(struct wsk_client **out, struct wsk_client_loop *cl,
 		return r;
 	}
 	c->cl = cl;
+	c->tls_ctx = o->url->is_tls ? tls : NULL;
 	c->cbs = *cbs;
 	c->user_data = user_data;
 	c->max_message =
@@ -1005,11 +1191,19 @@ int wsk_client_ping(struct wsk_client *c, const void *data, size_t len)
 	return queue(c, WSLAY_PING, data, len);
 }
 
+/* The codes an endpoint may send (RFC 6455 7.4), as wslay checks them. */
+static int close_code_ok(uint16_t code)
+{
+	return code == 0 ||
+	       (code >= 1000 && code <= 1011 && code != 1004 && code != 1005 &&
+		code != 1006) ||
+	       (code >= 3000 && code <= 4999);
+}
+
 int wsk_client_close(struct wsk_client *c, uint16_t code, const char *reason,
 		     uint64_t timeout_ms)
 {
 	size_t rlen = reason ? strlen(reason) : 0;
-	int r;
 
 	if (c->st > ST_OPEN)
 		return -EPIPE;
@@ -1026,11 +1220,17 @@ int wsk_client_close(struct wsk_client *c, uint16_t code, const char *reason,
 		while (rlen && ((unsigned char)reason[rlen] & 0xC0) == 0x80)
 			rlen--;
 	}
-	r = wslay_event_queue_close(c->ws, code, (const uint8_t *)reason, rlen);
-	if (r == WSLAY_ERR_INVALID_ARGUMENT)
+	if (!close_code_ok(code))
 		return -EINVAL;
-	if (r < 0 && r != WSLAY_ERR_NO_MORE_MSG)
-		return -ENOMEM;
+	if (rlen) {
+		c->close_reason = malloc(rlen);
+		if (!c->close_reason)
+			return -ENOMEM;
+		memcpy(c->close_reason, reason, rlen);
+		c->close_reason_len = rlen;
+	}
+	c->close_code = code;
+	c->close_pending = 1;
 	c->st = ST_CLOSING;
 	c->close_timeout_ms =
 	    timeout_ms ? timeout_ms : WSK_CLIENT_CLOSE_TIMEOUT_MS;
@@ -1047,5 +1247,5 @@ void wsk_client_abort(struct wsk_client *c)
 
 size_t wsk_client_queued(const struct wsk_client *c)
 {
-	return c->outq.bytes;
+	return unsent(c);
 }

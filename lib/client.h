@@ -1,12 +1,15 @@
 /* One WebSocket client connection on a caller's libuv loop.
  *
  * A client resolves the URL's host (uv_getaddrinfo), tries every address
- * in order until one accepts, sends the opening handshake, checks the
- * reply, and then exchanges messages through a wslay client context. Every
- * byte it sends goes through one struct wsk_outq, so wslay's own frames
- * (pongs, close replies) and the caller's messages stay in order. Nothing
- * here prints or exits, and there is no global state: a program may run
- * many clients on one loop, and one loop per thread.
+ * in order until one accepts, for wss:// runs the TLS handshake
+ * (lib/tls.h), sends the opening handshake, checks the reply, and then
+ * exchanges messages through a wslay client context. Every byte it sends
+ * goes through one struct wsk_outq, so wslay's own frames (pongs, close
+ * replies) and the caller's messages stay in order; under TLS that queue
+ * is encrypted into a second one, the ciphertext the socket writes, as
+ * ws-serve does. Nothing here prints or exits, and there is no global
+ * state: a program may run many clients on one loop, and one loop per
+ * thread.
  *
  * Ownership. wsk_client_connect allocates the client; the library frees
  * it after on_close returns, never earlier, and never while one of its
@@ -38,10 +41,13 @@ enum wsk_client_error {
 	WSK_CLIENT_E_RESOLVE = -1101,
 	/* TCP connect failed on every address; */
 	WSK_CLIENT_E_CONNECT = -1102,
-	/* DNS, TCP and the handshake did not finish within the timeout; */
+	/* DNS, TCP, TLS and the handshake did not finish within the timeout; */
 	WSK_CLIENT_E_TIMEOUT = -1103,
-	/* the server refused the upgrade, or its reply was wrong. */
+	/* the server refused the upgrade, or its reply was wrong; */
 	WSK_CLIENT_E_HANDSHAKE = -1104,
+	/* the TLS handshake failed: "certificate verify failed: ...", a
+	 * server that does not speak TLS... */
+	WSK_CLIENT_E_TLS = -1109,
 
 	/* Ended after on_open (on_close with opened == 1): */
 	/* the connection ended without a close handshake (EOF, reset); */
@@ -54,8 +60,6 @@ enum wsk_client_error {
 
 	/* Either way: wsk_client_abort, or wsk_client_close before open. */
 	WSK_CLIENT_E_ABORTED = -1108,
-	/* Returned by wsk_client_connect: wss:// is not supported yet. */
-	WSK_CLIENT_E_TLS = -1109,
 };
 
 /* Message opcodes, the RFC 6455 (and wslay) values. */
@@ -67,15 +71,18 @@ enum wsk_client_opcode { WSK_WS_TEXT = 1, WSK_WS_BINARY = 2 };
 
 /* State shared by every client on one loop: the read buffer (libuv calls
  * read_cb right after alloc_cb, so one 64 KiB buffer serves all of them
- * and an idle connection holds none). Later also the TLS context. */
+ * and an idle connection holds none; under TLS the plaintext is read back
+ * into it), and the default TLS context for wss:// clients given none. */
 struct wsk_client_loop;
 
 /* Returns a new per-loop state for loop, or NULL when out of memory. */
 struct wsk_client_loop *wsk_client_loop_new(uv_loop_t *loop);
-/* Frees cl. Every client made with it must have called on_close. */
+/* Frees cl and its default TLS context. Every client made with it must
+ * have called on_close. */
 void wsk_client_loop_free(struct wsk_client_loop *cl);
 
 struct wsk_client;
+struct wsk_tls_ctx;
 
 struct wsk_client_opts {
 	/* Required. */
@@ -91,7 +98,17 @@ struct wsk_client_opts {
 	const char *protocol;
 	/* User-Agent header, or NULL. */
 	const char *user_agent;
-	/* Limit for DNS + TCP + handshake together; 0 = none. */
+	/* Sends "Authorization: Bearer <bearer>" unless a header line names
+	 * Authorization; NULL for none. No CR, LF or NUL. */
+	const char *bearer;
+	/* For wss:// URLs: the client settings of lib/tls.h (CA file or the
+	 * system's store, or no verification), shared by any number of
+	 * clients and threads; it must outlive every client using it. NULL
+	 * takes the loop's default, made on first use: verified against the
+	 * system's store. Each connection verifies the certificate against
+	 * url->host (a name or an IP address) and sends it as SNI. */
+	struct wsk_tls_ctx *tls;
+	/* Limit for DNS + TCP + TLS + handshake together; 0 = none. */
 	uint64_t connect_timeout_ms;
 	/* Largest message accepted; 0 = WSK_CLIENT_MAX_MESSAGE. */
 	uint64_t max_message;
@@ -105,9 +122,10 @@ struct wsk_client_opts {
 /* What on_open reports. Pointers are valid during on_open only. */
 struct wsk_client_open {
 	/* Microseconds (uv_hrtime) spent resolving (0 when opts.addr was
-	 * given), on the TCP connect to the address that worked, and from
-	 * the request written to the 101 reply parsed. */
-	uint64_t resolve_us, connect_us, handshake_us;
+	 * given), on the TCP connect to the address that worked, on the TLS
+	 * handshake (0 for ws://), and from the request written to the 101
+	 * reply parsed. */
+	uint64_t resolve_us, connect_us, tls_us, handshake_us;
 	/* The address connected to. */
 	const struct sockaddr *peer;
 	/* The handshake request sent, and the server's 101 reply head. */
@@ -132,8 +150,10 @@ struct wsk_client_close {
 	uint16_t sent_code;
 	/* The server's close reason, "" if none. */
 	const char *reason;
-	/* For people when error != 0, such as "connection refused" or
-	 * "server answered 404 instead of 101"; "" when error == 0. */
+	/* For people when error != 0, such as "connection refused",
+	 * "server answered 404 instead of 101" or "certificate verify
+	 * failed: unable to get local issuer certificate"; "" when
+	 * error == 0. */
 	const char *message;
 	/* The reply's HTTP status for WSK_CLIENT_E_HANDSHAKE, else 0. */
 	int http_status;
@@ -163,8 +183,9 @@ struct wsk_client_cbs {
 
 /* Starts connecting. Returns 0 with *out set, after which on_close will
  * fire exactly once; or a negative value with a message in err (and no
- * callback ever): WSK_CLIENT_E_TLS for wss:// ("wss:// is not supported
- * yet"), -EINVAL for a malformed header, -ENOMEM, or a libuv error. */
+ * callback ever): -EINVAL for a malformed header or bearer token, -ENOMEM,
+ * WSK_CLIENT_E_TLS when wss:// needs the loop's default TLS context and it
+ * cannot be made (no system CA store), or a libuv error. */
 int wsk_client_connect(struct wsk_client **out, struct wsk_client_loop *cl,
 		       const struct wsk_client_opts *opts,
 		       const struct wsk_client_cbs *cbs, void *user_data,
@@ -184,11 +205,14 @@ int wsk_client_send(struct wsk_client *c, int opcode, const void *data,
 int wsk_client_ping(struct wsk_client *c, const void *data, size_t len);
 
 /* Starts the close handshake with code (1000 normal) and a reason (cut to
- * 123 bytes; NULL for none). When the server answers, on_close fires with
- * error 0; after timeout_ms (0 = WSK_CLIENT_CLOSE_TIMEOUT_MS) the TCP
+ * 123 bytes; NULL for none). The messages and pings queued before go out
+ * first, then the close frame. When the server answers, on_close fires
+ * with error 0; after timeout_ms (0 = WSK_CLIENT_CLOSE_TIMEOUT_MS) the TCP
  * connection is dropped and on_close reports WSK_CLIENT_E_CLOSE_TIMEOUT.
- * Before on_open this is wsk_client_abort. Returns 0, or -EPIPE when the
- * client is already closing (no change). */
+ * Before on_open this is wsk_client_abort. Returns 0; -EPIPE when the
+ * client is already closing (no change); -EINVAL for a code an endpoint
+ * may not send (1004-1006, 1012-2999, 5000 and up; 0 sends none);
+ * -ENOMEM. */
 int wsk_client_close(struct wsk_client *c, uint16_t code, const char *reason,
 		     uint64_t timeout_ms);
 

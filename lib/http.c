@@ -157,9 +157,15 @@ int wsk_http_feed(struct wsk_http *h, const char *data, size_t len,
 		 * message when paused from on_message_complete. */
 		http_parser_pause(&h->p, 0);
 		/* Paused from on_headers_complete (responses), it stops on
-		 * the LF that ends the head without consuming it. */
-		if (h->p.type == HTTP_RESPONSE && n < len && data[n] == '\n')
+		 * the byte that ends the head without counting it; Debian's
+		 * non-strict build takes any byte there, not only LF. */
+		if (h->p.type == HTTP_RESPONSE && n < len) {
+			/* A handshake reply whose head does not end in LF is
+			 * not one we trust to find the first frame after. */
+			if (data[n] != '\n')
+				return WSK_HTTP_ERR_BAD;
 			*used = n + 1;
+		}
 		return WSK_HTTP_DONE;
 	}
 	if (e != HPE_OK)

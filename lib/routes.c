@@ -65,8 +65,11 @@ int wsk_reply_send(const struct wsk_reply *r, int status, const char *type,
 int wsk_reply_error(const struct wsk_reply *r, int status, const char *msg,
 		    const char *id, const char *extra)
 {
-	json_t *j = id ? json_pack("{s:s,s:s}", "error", msg, "id", id)
-		       : json_pack("{s:s}", "error", msg);
+	json_t *j = id ? json_pack("{s:s,s:s}", "error", msg, "id", id) : NULL;
+
+	/* An id that is not UTF-8 cannot be a JSON string: leave it out. */
+	if (!j)
+		j = json_pack("{s:s}", "error", msg);
 	char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	int rc;
 

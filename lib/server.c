@@ -565,6 +565,13 @@ void wsk_server_free(struct wsk_server *s)
 		return;
 	while (s->npool)
 		wslay_event_context_free(s->pool[--s->npool]);
+	/* Connections that closed while on the dirty list. */
+	while (s->dirty) {
+		struct conn *c = s->dirty;
+
+		s->dirty = c->dirty_next;
+		free(c);
+	}
 	srv_state_changed(s);
 	wsk_history_release(&s->history);
 	wsk_encoder_free(s->enc);

@@ -87,6 +87,7 @@ struct conn {
 	uint8_t drop_out; /* discard what wslay sends (see ctx_get) */
 	uint8_t cb_failed; /* our own wslay callback failed (out of memory) */
 	uint8_t bad_close; /* a close frame wslay accepts but must not */
+	uint8_t reaped;	   /* closed; freed when it leaves the dirty list */
 	uint8_t missed;	   /* heartbeats sent without a frame back */
 	uint8_t lagging;   /* over --max-queue: updates are skipped */
 	float tokens;	   /* message rate limit bucket */

@@ -171,7 +171,10 @@ void srv_on_prepare(uv_prepare_t *h)
 	while ((c = s->dirty)) {
 		s->dirty = c->dirty_next;
 		c->dirty = 0;
-		conn_flush(c);
+		if (c->reaped)
+			free(c);
+		else
+			conn_flush(c);
 	}
 }
 
@@ -229,7 +232,15 @@ static void on_conn_closed(uv_handle_t *h)
 	}
 	free(c->http);
 	free(c->pend);
-	free(c);
+	c->http = NULL;
+	c->pend = NULL;
+	c->tls = NULL;
+	/* Still on the dirty list (it closed after a write was queued this
+	 * turn): the flusher frees it when it gets there. */
+	if (c->dirty)
+		c->reaped = 1;
+	else
+		free(c);
 	s->nconns--;
 	srv_maybe_done(s);
 }

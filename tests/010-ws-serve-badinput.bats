@@ -4,8 +4,8 @@
 bats_require_minimum_version 1.5.0
 load helper
 
-ws() { "$PY" "$TOP/tests/peers/ws.py" --timeout 10 "$@"; }
-raw() { "$PY" "$TOP/tests/peers/raw.py" --timeout 10 "$@"; }
+ws() { "$PY" "$TOP/tests/peers/ws.py" --timeout 30 "$@"; }
+raw() { "$PY" "$TOP/tests/peers/raw.py" --timeout 20 "$@"; }
 
 # hex STRING: the bytes of STRING in hex.
 hex() { printf '%s' "$1" | od -An -v -tx1 | tr -d ' \n'; }

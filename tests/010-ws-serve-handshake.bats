@@ -4,12 +4,12 @@
 bats_require_minimum_version 1.5.0
 load helper
 
-ws() { "$PY" "$TOP/tests/peers/ws.py" --timeout 10 "$@"; }
+ws() { "$PY" "$TOP/tests/peers/ws.py" --timeout 30 "$@"; }
 
 # request LINE...: sends the request made of the lines (CRLF added, then the
 # empty line) in one write and prints the first response as JSON (raw.py).
 request() {
-	printf '%s\r\n' "$@" "" | "$PY" "$TOP/tests/peers/raw.py" --timeout 10 http "$PORT" --count 1
+	printf '%s\r\n' "$@" "" | "$PY" "$TOP/tests/peers/raw.py" --timeout 20 http "$PORT" --count 1
 }
 
 # check JSON EXPR...: every jq EXPR is true of JSON; names those that are not.
@@ -80,7 +80,7 @@ teardown() {
 @test "handshake: the upgrade works on /ws, and with a query string" {
 	run -0 ws "${URL}ws" recv bye
 	check "${lines[0]}" '.type == "INITIAL" and (.data | length) == 5'
-	run -0 "$PY" "$TOP/tests/peers/raw.py" --timeout 10 ws "$PORT" --path '/ws?client=test' wait:text
+	run -0 "$PY" "$TOP/tests/peers/raw.py" --timeout 20 ws "$PORT" --path '/ws?client=test' wait:text
 	[[ ${lines[0]} == 'text {"type":"INITIAL"'* ]]
 }
 

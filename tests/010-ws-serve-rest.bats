@@ -6,11 +6,11 @@ bats_require_minimum_version 1.5.0
 load helper
 
 # hcurl: curl with a bound on time, never through a proxy.
-hcurl() { timeout 10 curl -s --noproxy '*' "$@"; }
+hcurl() { timeout 20 curl -s --noproxy '*' "$@"; }
 
 # request [raw.py http options]: sends standard input in one write and
 # prints each response as a JSON line.
-request() { "$PY" "$TOP/tests/peers/raw.py" --timeout 10 http "$PORT" "$@"; }
+request() { "$PY" "$TOP/tests/peers/raw.py" --timeout 20 http "$PORT" "$@"; }
 
 # check JSON EXPR...: every jq EXPR is true of JSON; names those that are not.
 check() {
@@ -62,7 +62,7 @@ teardown() {
 	# A query string does not change the resource.
 	cmp "$B/1" "$B/2"
 	# The events are those of the INITIAL.
-	run -0 "$PY" "$TOP/tests/peers/ws.py" --timeout 10 "$URL" recv bye
+	run -0 "$PY" "$TOP/tests/peers/ws.py" --timeout 30 "$URL" recv bye
 	check "[$(cat "$B/1"),${lines[0]}]" '.[0] == .[1].data'
 }
 

@@ -36,12 +36,12 @@ start_clients() {
 	local n
 	CLIENTS=()
 	for n in $(seq "$1"); do
-		"$PY" "$TOP/tests/peers/ws.py" --timeout 20 "$URL" recv close \
+		"$PY" "$TOP/tests/peers/ws.py" --timeout 30 "$URL" recv close \
 			>"$BATS_TEST_TMPDIR/c$n.out" 2>&1 3>&- &
 		CLIENTS+=($!)
 	done
 	for n in $(seq "$1"); do
-		wait_for "$BATS_TEST_TMPDIR/c$n.out" '"type":"INITIAL"' 10
+		wait_for "$BATS_TEST_TMPDIR/c$n.out" '"type":"INITIAL"' 20
 	done
 }
 
@@ -64,7 +64,7 @@ check_clients() {
 	printf 'GET /health HTTP/1.1\r\nHost: x\r\n\r\n' |
 		"$PY" "$TOP/tests/peers/raw.py" --timeout 20 http "$PORT" >"$BATS_TEST_TMPDIR/http.out" 2>&1 3>&- &
 	http_pid=$!
-	wait_for "$BATS_TEST_TMPDIR/http.out" '"status":200' 10
+	wait_for "$BATS_TEST_TMPDIR/http.out" '"status":200' 20
 	start_clients 3
 	kill -TERM "$SERVER_PID"
 	wait_exit "$SERVER_PID" 10
@@ -83,7 +83,7 @@ check_clients() {
 	"$PY" "$TOP/tests/peers/raw.py" --timeout 20 ws "$PORT" wait:text M:1:7b FM:9:01 wait:pong wait:close \
 		>"$BATS_TEST_TMPDIR/raw.out" 2>&1 3>&- &
 	raw_pid=$!
-	wait_for "$BATS_TEST_TMPDIR/raw.out" '^pong 01$' 10
+	wait_for "$BATS_TEST_TMPDIR/raw.out" '^pong 01$' 20
 	kill -INT "$SERVER_PID"
 	wait_exit "$SERVER_PID" 10
 	[ "$rc" -eq 0 ]

@@ -4,9 +4,9 @@
 bats_require_minimum_version 1.5.0
 load helper
 
-ws() { "$PY" "$TOP/tests/peers/ws.py" --timeout 10 "$@"; }
-raw() { "$PY" "$TOP/tests/peers/raw.py" --timeout 10 "$@"; }
-fanout() { "$PY" "$TOP/tests/peers/fanout.py" --timeout 20 "$@"; }
+ws() { "$PY" "$TOP/tests/peers/ws.py" --timeout 30 "$@"; }
+raw() { "$PY" "$TOP/tests/peers/raw.py" --timeout 20 "$@"; }
+fanout() { "$PY" "$TOP/tests/peers/fanout.py" --timeout 30 "$@"; }
 
 # check JSON EXPR...: every jq EXPR is true of JSON; names those that are not.
 check() {

@@ -307,8 +307,8 @@ lines_are_json() {
 	[[ $stderr == "ws-watch: 'ws://127.0.0.1:99999/': bad port number"* ]]
 	run -2 --separate-stderr timeout 10 "$WW" ws:///path
 	[[ $stderr == "ws-watch: 'ws:///path': no host"* ]]
-	run -2 --separate-stderr timeout 10 "$WW" wss://127.0.0.1/
-	[[ $stderr == "ws-watch: 'wss://127.0.0.1/': wss:// is not supported yet"* ]]
+	run -2 --separate-stderr timeout 10 "$WW" 'wss://127.0.0.1:99999/'
+	[[ $stderr == "ws-watch: 'wss://127.0.0.1:99999/': bad port number"* ]]
 }
 
 @test "ws-watch: bad options are usage errors (status 2)" {
@@ -332,7 +332,7 @@ lines_are_json() {
 	run -0 --separate-stderr "$WW" -V
 	assert_equal "$output" "ws-watch 0.1.0"
 	run -0 --separate-stderr "$WW" --help
-	[[ ${lines[0]} == "usage: ws-watch [-hqVv] "* ]]
+	[[ ${lines[0]} == "usage: ws-watch [-hkqVv] "* ]]
 	assert_equal "$stderr" ""
 }
 

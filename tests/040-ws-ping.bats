@@ -53,6 +53,42 @@ start_py_server() {
 	URL="ws://127.0.0.1:$PORT/"
 }
 
+# start_script_server: a python3-websockets 10.4 server that sends every
+# client INITIAL seq 5, then UPDATEs 6, 8, 8 and 9 (7 is missing, the
+# second 8 is out of order), then waits for the client to close. Sets PORT
+# and URL.
+start_script_server() {
+	local log
+	log=$(mktemp "$BATS_TEST_TMPDIR/pyws.XXXXXX")
+	$PY - 2>"$log" 3>&- <<-'EOF' &
+	import asyncio, json, sys, time
+	import websockets
+
+	async def handler(ws, path=None):
+	    await ws.send(json.dumps({"type": "INITIAL", "epoch": "e", "seq": 5,
+	                              "data": []}))
+	    for seq in (6, 8, 8, 9):
+	        await ws.send(json.dumps({"type": "UPDATE", "seq": seq,
+	                                  "ts": int(time.time() * 1000),
+	                                  "data": {"id": "EVENT#00"}}))
+	        await asyncio.sleep(0.05)
+	    async for _ in ws:
+	        pass
+
+	async def main():
+	    async with websockets.serve(handler, "127.0.0.1", 0) as server:
+	        port = server.sockets[0].getsockname()[1]
+	        print("pyws: listening on ws://127.0.0.1:%d/" % port,
+	              file=sys.stderr, flush=True)
+	        await asyncio.Future()
+
+	asyncio.run(main())
+	EOF
+	SERVERS="${SERVERS:-} $!"
+	wait_for_port "$log" || { cat "$log" >&3; return 1; }
+	URL="ws://127.0.0.1:$PORT/"
+}
+
 # The man page as plain text.
 man_text() {
 	mandoc -Tascii "$MAN" | sed 's/.\x08//g'
@@ -205,6 +241,91 @@ count_lines() {
 		and .p50_ms <= .p99_ms and .min_ms <= .p50_ms' <<<"$output"
 }
 
+@test "-i keeps its rate below the millisecond: -i 0.0025 is 400 probes a second" {
+	start_quiet_server
+	run -0 --separate-stderr "$WP" -q --json -C 2 --threads 1 -c 400 \
+		-i 0.0025 -w 30 "$URL"
+	assert_equal "$(jq -c '[.sent, .received]' <<<"$output")" '[800,800]'
+	# 399 intervals of 2.5 ms are 997.5 ms; whole milliseconds (3 ms)
+	# would take 1197 ms.
+	run -0 jq -e '.time_ms >= 990 and .time_ms < 1150' <<<"$output"
+}
+
+@test "--subscribe: clients that listen, with deliveries, latency, spread, 0 missed" {
+	start_server --interval 10-20
+	run -0 --separate-stderr "$WP" --subscribe -C 20 --threads 2 -w 2 \
+		--json "$URL"
+	assert_equal "$stderr" ""
+	[ "${#lines[@]}" -eq 1 ]
+	assert_equal "$(jq -c '[.mode, .clients, .connected, .connect_failures, .dropped, .missed, .out_of_order]' <<<"$output")" \
+		'["subscribe",20,20,0,0,0,0]'
+	# Five events every 10-20 ms make hundreds of updates a second, each
+	# delivered to (nearly) every client; the window opens once all 20 are
+	# connected and ends at -w.
+	run -0 jq -e '.updates > 20 and .deliveries >= .updates
+		and .deliveries <= 20 * .updates and .spread_updates > 0
+		and .spread_updates <= .updates
+		and .time_ms > 500 and .time_ms <= 2100
+		and .deliveries_per_s > 0 and .handshakes_per_s > 0
+		and .open_ms > 0
+		and .latency_p50_ms <= .latency_p99_ms
+		and .latency_p99_ms <= .latency_max_ms
+		and .latency_p50_ms >= 0 and .latency_max_ms < 2000
+		and .spread_p50_ms <= .spread_p99_ms
+		and .spread_p99_ms <= .spread_max_ms
+		and .handshake_p50_ms <= .handshake_max_ms' <<<"$output"
+	# Text: the summary only, no line per message.
+	run -0 --separate-stderr "$WP" --subscribe -C 3 -w 1 "$URL"
+	assert_equal "$stderr" ""
+	local ms='[0-9]+\.[0-9]{3}'
+	assert_equal "${lines[0]}" "WS-PING $URL (127.0.0.1:$PORT): 3 clients, 2 threads"
+	assert_equal "${lines[1]}" "--- $URL ws-ping statistics ---"
+	assert_equal "${lines[2]}" "3 clients, 3 connected, 0 connect failures, 0 dropped"
+	[[ ${lines[3]} =~ ^3\ opened\ in\ [0-9]+\ ms,\ [0-9.]+\ handshakes/s$ ]]
+	[[ ${lines[4]} =~ ^handshake\ p50/p90/p99/max\ =\ $ms/$ms/$ms/$ms\ ms$ ]]
+	[[ ${lines[5]} =~ ^[0-9]+\ updates,\ [0-9]+\ deliveries\ in\ [0-9]+\ ms,\ [0-9.]+\ deliveries/s,\ 0\ missed$ ]]
+	[[ ${lines[6]} =~ ^latency\ p50/p90/p99/max\ =\ $ms/$ms/$ms/$ms\ ms$ ]]
+	[[ ${lines[7]} =~ ^spread\ p50/p90/p99/max\ =\ $ms/$ms/$ms/$ms\ ms\ over\ [0-9]+\ updates$ ]]
+}
+
+@test "--subscribe counts gaps in seq after INITIAL as missed: status 1" {
+	start_script_server
+	run -1 --separate-stderr "$WP" --subscribe -C 2 --threads 1 -w 1.5 \
+		--json "$URL"
+	assert_equal "$stderr" "ws-ping: 2 updates missed: gaps in seq after INITIAL"
+	assert_equal "$(jq -c '[.connected, .missed, .out_of_order]' <<<"$output")" '[2,2,2]'
+}
+
+@test "--subscribe against a server that never answers: status 3" {
+	start_quiet_server
+	kill -STOP "$SERVER_PID"
+	STOPPED=$SERVER_PID
+	# The scout never opens, so the run ends with status 3.
+	run -3 --separate-stderr "$WP" --subscribe -C 2 -w 0.5 --json "$URL"
+	assert_equal "$output" ""
+	assert_equal "$stderr" "ws-ping: cannot connect to '$URL': deadline reached"
+}
+
+@test "--storm: connect, handshake, close, again; -c counts connections per client" {
+	start_quiet_server
+	run -0 --separate-stderr "$WP" --storm -C 5 -c 10 --json "$URL"
+	assert_equal "$stderr" ""
+	assert_equal "$(jq -c '[.mode, .clients, .handshakes, .connect_failures, .dropped, .close_errors]' <<<"$output")" \
+		'["storm",5,50,0,0,0]'
+	run -0 jq -e '.handshakes_per_s > 0 and .time_ms > 0
+		and .handshake_p50_ms <= .handshake_p99_ms
+		and .handshake_p99_ms <= .handshake_max_ms' <<<"$output"
+	# -w ends an endless storm; text summary.
+	SECONDS=0
+	run -0 --separate-stderr "$WP" --storm -C 3 -w 1 "$URL"
+	[ "$SECONDS" -le 5 ]
+	assert_equal "$stderr" ""
+	assert_equal "${lines[1]}" "--- $URL ws-ping statistics ---"
+	[[ ${lines[2]} =~ ^3\ clients,\ [0-9]+\ handshakes,\ 0\ connect\ failures,\ 0\ close\ errors,\ time\ [0-9]+\ ms$ ]]
+	[[ ${lines[3]} =~ ^[0-9.]+\ handshakes/s$ ]]
+	[[ ${lines[4]} =~ ^handshake\ p50/p90/p99/max\ =\  ]]
+}
+
 @test "-w ends an endless run, and the summary counts what was sent" {
 	start_quiet_server
 	SECONDS=0
@@ -305,6 +426,11 @@ Try 'ws-ping --help' for more information."
 	-C 0|--clients: '0' is out of range (1-1000000)
 	-H nocolon|--header: 'nocolon' is not a header 'Name: value'
 	-q -v|--quiet and --verbose cannot be used together
+	--subscribe -c 3|--subscribe and --count cannot be used together
+	--subscribe -i 1|--subscribe and --interval cannot be used together
+	--storm --mode frame|--storm and --mode cannot be used together
+	--storm -W 1|--storm and --timeout cannot be used together
+	--storm --subscribe|--storm and --subscribe cannot be used together
 	--bogus|unknown option '--bogus'
 	-x|unknown option '-x'
 	--json=1|option '--json' takes no value
@@ -346,7 +472,7 @@ Try 'ws-ping --help' for more information." ]]
 		grep -q -x -e "$section" <<<"$text" || fail "no $section in $MAN"
 	done
 	names=$(sed -n 's/^[[:space:]]*{"\([a-z-]*\)", .*/\1/p' "$TOP/cmd/ws-ping.c")
-	[ "$(wc -l <<<"$names")" -ge 19 ]
+	[ "$(wc -l <<<"$names")" -ge 21 ]
 	run -0 "$WP" --help
 	for name in $names; do
 		grep -q -e "--$name\b" <<<"$text" || fail "--$name is not in $MAN"
