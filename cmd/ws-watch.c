@@ -878,6 +878,19 @@ static const char *token_hint(const struct watch *w, int http_status)
 			   : " (a token is needed: --token or WS_TOKEN)";
 }
 
+/* A refusal that asking again cannot change (a 4xx answer to the
+ * handshake other than 408 and 429, a certificate that does not verify)
+ * ends the run at once instead of retrying forever. */
+static int permanent(const struct wsk_client_close *ci)
+{
+	if (ci->opened)
+		return 0;
+	if (ci->error == WSK_CLIENT_E_TLS)
+		return 1;
+	return ci->http_status >= 400 && ci->http_status < 500 &&
+	       ci->http_status != 408 && ci->http_status != 429;
+}
+
 static void on_close(struct wsk_client *c, const struct wsk_client_close *ci,
 		     void *ud)
 {
@@ -891,7 +904,7 @@ static void on_close(struct wsk_client *c, const struct wsk_client_close *ci,
 	uv_timer_stop(&w->ping_t);
 	uv_timer_stop(&w->linger_t);
 	w->lingering = 0;
-	retry = !w->stopping && !w->o->no_reconnect &&
+	retry = !w->stopping && !w->o->no_reconnect && !permanent(ci) &&
 		(w->o->retry < 0 || w->retries < w->o->retry);
 	/* What the end would mean for the exit status. */
 	if (!ci->opened)
