@@ -354,7 +354,10 @@ void srv_maybe_resume_reading(struct conn *c)
 	size_t n;
 	char *p;
 
-	if (!c->paused || unsent(c) >= HTTP_OUT_HIGH / 2)
+	size_t low =
+	    (c->state == ST_HTTP ? HTTP_OUT_HIGH : c->srv->opts.max_queue) / 2;
+
+	if (!c->paused || unsent(c) >= low)
 		return;
 	c->paused = 0;
 	if (c->pend) {

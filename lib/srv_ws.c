@@ -325,6 +325,17 @@ void srv_conn_ws_input(struct conn *c, const uint8_t *p, size_t len)
 		c->ws = NULL;
 		c->fed = c->framed = 0;
 	}
+	/* A client that asks (PINGs) but does not read the answers is not
+	 * read either until they drain: its requests wait in its own socket
+	 * buffers, not in our memory. The heartbeat or the slow-client policy
+	 * ends it if it never reads again. */
+	if (unsent(c) > s->opts.max_queue && !c->paused) {
+		c->paused = 1;
+		uv_read_stop((uv_stream_t *)&c->tcp);
+		s->m.slow_clients++;
+		srv_log(s, c, WSK_LOG_WARN, "slow-client", 0,
+			"over --max-queue, not reading its messages", 0);
+	}
 }
 
 /* The INITIAL frame is built once per state and shared like a broadcast:
