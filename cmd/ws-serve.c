@@ -16,6 +16,7 @@
 
 #include "cli.h"
 #include "events.h"
+#include "redis.h"
 #include "server.h"
 
 static const char *prog = "ws-serve";
@@ -401,7 +402,11 @@ static void parse(int argc, char **argv, struct options *o)
 		case OPT_ECHO: o->srv.echo = 1; break;
 		case OPT_TLSCERT: o->tls_cert = optarg; break;
 		case OPT_TLSKEY: o->tls_key = optarg; break;
-		case OPT_REDIS: o->srv.redis_url = optarg; break;
+		case OPT_REDIS:
+			if (wsk_redis_check_url(optarg, err, sizeof(err)) < 0)
+				die_usage("--redis: %s", err);
+			o->srv.redis_url = optarg;
+			break;
 		case OPT_STATS:
 			o->srv.stats_ms =
 			    (unsigned)(1000 * parse_secs("--stats-interval",

@@ -254,9 +254,15 @@ static void on_load_state(redisAsyncContext *c, void *rep, void *priv)
 
 /* A new (or first) epoch: start the caller's history at the oldest entry
  * the stream still has, then replay the stream into it. */
+static void on_hsetnx(redisAsyncContext *c, void *rep, void *priv)
+{
+	(void)reply_ok(priv, c, rep);
+}
+
 static void load(struct wsk_redis *r, const char *epoch, uint64_t seq)
 {
 	uint64_t keep = r->opts.history < seq ? r->opts.history : seq;
+	int i;
 
 	snprintf(r->epoch, sizeof(r->epoch), "%s", epoch);
 	r->loaded = 0;
@@ -264,6 +270,20 @@ static void load(struct wsk_redis *r, const char *epoch, uint64_t seq)
 	r->seen = 0;
 	r->last = seq - keep;
 	r->cbs.reset(r->arg, r->epoch, r->last);
+	/* The first instance to get here defines the state of the events the
+	 * new epoch has not changed yet; the others read it back below. */
+	for (i = 0;; i++) {
+		const char *id;
+		size_t len;
+		char *json = r->cbs.own_state(r->arg, i, &id, &len);
+
+		if (!json)
+			break;
+		if (redisAsyncCommand(r->cmd, on_hsetnx, r, "HSETNX %s %s %b",
+				      K_STATE, id, json, len) == REDIS_OK)
+			sent(r);
+		free(json);
+	}
 	if (redisAsyncCommand(r->cmd, on_load_state, r, "HGETALL %s",
 			      K_STATE) == REDIS_OK)
 		sent(r);
@@ -495,10 +515,14 @@ static int parse_url(struct wsk_redis *r, const char *url, char *err,
 		if (curl_url_get(u, CURLUPART_PORT, &port, 0) == CURLUE_OK)
 			r->port = atoi(port);
 		r->db = 0;
+		ok = r->port > 0 && r->port < 65536;
 		if (curl_url_get(u, CURLUPART_PATH, &path, 0) == CURLUE_OK &&
-		    path[0] == '/' && path[1])
+		    path[0] == '/' && path[1]) {
+			/* The database number, digits only. */
+			ok = ok && strlen(path + 1) < 6 &&
+			     strspn(path + 1, "0123456789") == strlen(path + 1);
 			r->db = atoi(path + 1);
-		ok = r->port > 0 && r->port < 65536 && r->db >= 0;
+		}
 	}
 	curl_free(scheme);
 	curl_free(host);
@@ -545,6 +569,20 @@ int wsk_redis_start(struct wsk_redis **out, uv_loop_t *loop,
 	connect_all(r);
 	*out = r;
 	return 0;
+}
+
+int wsk_redis_check_url(const char *url, char *err, size_t errlen)
+{
+	struct wsk_redis *r = calloc(1, sizeof(*r));
+	int rc;
+
+	if (!r) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	rc = parse_url(r, url, err, errlen);
+	free(r);
+	return rc;
 }
 
 int wsk_redis_is_up(const struct wsk_redis *r)

@@ -22,6 +22,11 @@ struct wsk_redis_cbs {
 	/* The sequence (re)starts at this epoch after seq: the caller drops
 	 * its history; UPDATEs follow from seq + 1. */
 	void (*reset)(void *arg, const char *epoch, uint64_t seq);
+	/* This instance's state of event i (0 to n-1) as its id and JSON,
+	 * newly allocated (free() the JSON), or NULL past the last event:
+	 * offered to Redis (HSETNX) when an epoch is loaded, so that events
+	 * not changed yet start out the same on every instance. */
+	char *(*own_state)(void *arg, int i, const char **id, size_t *len);
 	/* One event's stored state, while loading after a reset. */
 	void (*state)(void *arg, const char *json, size_t len);
 	/* The next UPDATE, seq one above the previous one. */
@@ -55,6 +60,10 @@ int wsk_redis_start(struct wsk_redis **out, uv_loop_t *loop,
  * Dropped silently when Redis is down or this instance is not leader. */
 void wsk_redis_publish(struct wsk_redis *r, const char *id, const char *data,
 		       size_t len, int64_t ts);
+
+/* Checks a redis:// URL without connecting. Returns 0, or -1 with a
+ * message in err. */
+int wsk_redis_check_url(const char *url, char *err, size_t errlen);
 
 int wsk_redis_is_up(const struct wsk_redis *r);
 int wsk_redis_is_leader(const struct wsk_redis *r);

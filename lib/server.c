@@ -13,6 +13,7 @@ static void rd_publish(void *arg, const char *id, const char *data, size_t len,
 		       int64_t ts);
 static void rd_reset(void *arg, const char *epoch, uint64_t seq);
 static void rd_state(void *arg, const char *json, size_t len);
+static char *rd_own_state(void *arg, int i, const char **id, size_t *len);
 static void rd_update(void *arg, uint64_t seq, const char *json, size_t len);
 static void rd_replay(void *arg, uint64_t seq, const char *json, size_t len);
 static void rd_loaded(void *arg);
@@ -309,6 +310,16 @@ static void rd_loaded(void *arg)
 	free(json);
 }
 
+static char *rd_own_state(void *arg, int i, const char **id, size_t *len)
+{
+	struct wsk_server *s = arg;
+
+	if (i >= WSK_NEVENTS)
+		return NULL;
+	*id = s->events.ev[i].id;
+	return wsk_events_json_one(&s->events, i, len);
+}
+
 static void rd_state(void *arg, const char *json, size_t len)
 {
 	struct wsk_server *s = arg;
@@ -459,8 +470,15 @@ int wsk_server_start(struct wsk_server **out, uv_loop_t *loop,
 	r = opts->echo ? 0 : wsk_events_start(&s->events);
 	if (r == 0 && opts->redis_url && !opts->echo) {
 		static const struct wsk_redis_cbs cbs = {
-		    rd_reset,  rd_state, rd_update, rd_replay,
-		    rd_loaded, rd_link,	 rd_leader};
+		    .reset = rd_reset,
+		    .own_state = rd_own_state,
+		    .state = rd_state,
+		    .update = rd_update,
+		    .replay = rd_replay,
+		    .loaded = rd_loaded,
+		    .link = rd_link,
+		    .leader = rd_leader,
+		};
 		struct wsk_redis_opts ro = {opts->redis_url, opts->lease_ms,
 					    opts->history};
 
