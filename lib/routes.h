@@ -12,7 +12,7 @@
 struct wsk_routes {
 	const struct wsk_events *events;
 	const struct wsk_access *access;
-	const char *web_dir;	    /* NULL: no static files */
+	const char *web_dir; /* NULL: no static files */
 	/* The /metrics text, newly allocated, or NULL when out of memory. */
 	char *(*metrics)(void *arg, size_t *len);
 	/* The /health JSON, newly allocated, or NULL when out of memory. */
