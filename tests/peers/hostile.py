@@ -1,0 +1,457 @@
+#!/usr/bin/python3
+"""Hostile peers for tests/020-ws-serve-hostile.bats: the bytes, pacing and
+numbers of connections a well-behaved client never produces.
+
+usage: hostile.py [--timeout S] COMMAND PORT ARGS...
+
+send PORT [--upgrade] [--shut] HEX
+    Sends the bytes HEX in one write, after a valid opening handshake with
+    --upgrade, and half-closes with --shut. Then reads until the server
+    closes and prints, one a line: the status line of each HTTP response
+    ("HTTP/1.1 400 Bad Request"); after an upgrade each frame as "text
+    TYPE" (the JSON type member), "binary", "ping", "pong", "close CODE" or
+    "close"; and "eof" at the end of the connection ("reset" for a reset).
+churn PORT COUNT SECONDS
+    Opens COUNT connections, 50 at a time, and drops each before its
+    handshake ends: a random part of a request then FIN or reset, a whole
+    request then reset, or nothing at all. Stops after SECONDS at most and
+    prints "COUNT connections in S s".
+slowloris PORT
+    Sends half a request and waits; prints "closed after S s" when the
+    server ends the connection.
+maxclients PORT N
+    Makes N WebSocket handshakes one after the other, keeping each open, and
+    prints the status code of each.
+flood PORT N
+    After the handshake and the INITIAL, sends N PING messages in one write
+    and prints each message ("text TYPE") until the server closes.
+pongflood PORT PID SECONDS
+    Never reads, and for SECONDS sends PINGs whose 60 KB timestamps come
+    back in PONGs, as fast as the server takes them, sampling the VmRSS of
+    process PID. Prints {"sent", "rss_start_kb", "rss_max_kb", "closed"
+    (the server ended the connection)}.
+slowreader PORT LOG PID CLIENTS SECONDS
+    One client that never reads (a 4 KiB receive buffer; it asks for 2.4 MB
+    of PONGs first, to fill the kernel's buffers) and CLIENTS normal
+    clients that record the seq of every UPDATE, until LOG (the server's
+    stderr) holds "slow-client" or SECONDS pass. Then the slow client reads:
+    it should get a close 1008 or, once it caught up, a fresh INITIAL. Also
+    samples the VmRSS of process PID. Prints one JSON object: {"slow_logged",
+    "clients", "updates" (fewest a normal client got), "gaps" (normal
+    clients whose seqs were not contiguous), "closed" (normal clients closed
+    early), "slow" ("close 1008", "initial" or what else happened),
+    "rss_start_kb", "rss_max_kb", "slow_wait_s" (until "slow-client"),
+    "verdict_s" (from then until the slow client's verdict), "drained_s"
+    (from then until its last frame before a close)}.
+
+Exit status: 0 done; 1 timeout or error.
+"""
+import asyncio
+import json
+import os
+import random
+import socket
+import struct
+import sys
+import time
+
+KEY = "dGhlIHNhbXBsZSBub25jZQ=="
+HANDSHAKE = ("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+             "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
+             "Sec-WebSocket-Version: 13\r\n\r\n" % KEY).encode()
+
+
+def out(line):
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+def masked(op, payload, fin=True):
+    key = os.urandom(4)
+    n = len(payload)
+    b0 = (0x80 if fin else 0) | op
+    if n < 126:
+        h = struct.pack("!BB", b0, 0x80 | n)
+    elif n < 65536:
+        h = struct.pack("!BBH", b0, 0x80 | 126, n)
+    else:
+        h = struct.pack("!BBQ", b0, 0x80 | 127, n)
+    return h + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+
+
+class Conn:
+    def __init__(self, port, timeout, rcvbuf=None):
+        self.s = socket.socket()
+        if rcvbuf:
+            self.s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.s.settimeout(timeout)
+        self.s.connect(("127.0.0.1", port))
+        self.buf = b""
+        self.end = None
+
+    def fill(self):
+        if self.end:
+            return False
+        try:
+            d = self.s.recv(65536)
+        except ConnectionResetError:
+            self.end = "reset"
+            return False
+        if not d:
+            self.end = "eof"
+            return False
+        self.buf += d
+        return True
+
+    def until(self, sep):
+        while sep not in self.buf:
+            if not self.fill():
+                return None
+        i = self.buf.index(sep) + len(sep)
+        d, self.buf = self.buf[:i], self.buf[i:]
+        return d
+
+    def take(self, n):
+        while len(self.buf) < n:
+            if not self.fill():
+                return None
+        d, self.buf = self.buf[:n], self.buf[n:]
+        return d
+
+    def send(self, data):
+        try:
+            self.s.sendall(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    def upgrade(self):
+        """Returns the status of the handshake."""
+        self.send(HANDSHAKE)
+        head = self.until(b"\r\n\r\n")
+        if head is None:
+            return None
+        return int(head.split(b" ", 2)[1])
+
+    def frame(self):
+        """Returns (opcode, payload), or None at the end."""
+        h = self.take(2)
+        if h is None:
+            return None
+        n = h[1] & 127
+        if n == 126:
+            n = struct.unpack("!H", self.take(2) or b"\0\0")[0]
+        elif n == 127:
+            n = struct.unpack("!Q", self.take(8) or b"\0" * 8)[0]
+        data = self.take(n)
+        if data is None:
+            return None
+        return h[0] & 15, data
+
+
+def describe(op, data):
+    if op == 1:
+        try:
+            return "text " + str(json.loads(data).get("type"))
+        except ValueError:
+            return "text ?"
+    if op == 8:
+        return "close %d" % struct.unpack("!H", data[:2]) if len(data) >= 2 \
+            else "close"
+    return {2: "binary", 9: "ping", 10: "pong"}.get(op, "op%d" % op)
+
+
+def cmd_send(port, timeout, args):
+    upgrade = "--upgrade" in args
+    shut = "--shut" in args
+    data = bytes.fromhex([a for a in args if not a.startswith("--")][0])
+    c = Conn(port, timeout)
+    if upgrade:
+        st = c.upgrade()
+        if st != 101:
+            out("handshake %s" % st)
+            return 1
+    c.send(data)
+    if shut:
+        c.s.shutdown(socket.SHUT_WR)
+    if upgrade:
+        while True:
+            f = c.frame()
+            if f is None:
+                break
+            out(describe(*f))
+    else:
+        while True:
+            head = c.until(b"\r\n\r\n")
+            if head is None:
+                break
+            out(head.split(b"\r\n")[0].decode("latin-1"))
+            for line in head.split(b"\r\n"):
+                if line.lower().startswith(b"content-length:"):
+                    c.take(int(line.split(b":")[1]))
+    out(c.end or "eof")
+    return 0
+
+
+async def drop_one(port, rng):
+    kind = rng.choice(["part-fin", "part-reset", "whole-reset", "nothing",
+                       "part-wait"])
+    try:
+        rd, wr = await asyncio.open_connection("127.0.0.1", port)
+    except OSError:
+        return
+    cut = rng.randrange(1, len(HANDSHAKE))
+    if kind in ("part-fin", "part-reset", "part-wait"):
+        wr.write(HANDSHAKE[:cut])
+    elif kind == "whole-reset":
+        wr.write(HANDSHAKE)
+    try:
+        await wr.drain()
+        if kind == "part-wait":
+            await asyncio.sleep(rng.random() * 0.05)
+        if kind.endswith("reset"):
+            wr.get_extra_info("socket").setsockopt(
+                socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        elif kind == "part-fin":
+            wr.write_eof()
+    except OSError:
+        pass
+    wr.close()
+
+
+async def churn(port, count, secs):
+    rng = random.Random(count)
+    t_end = time.monotonic() + secs
+    done = 0
+    while done < count and time.monotonic() < t_end:
+        n = min(50, count - done)
+        await asyncio.gather(*(drop_one(port, rng) for _ in range(n)))
+        done += n
+    return done
+
+
+def cmd_churn(port, timeout, args):
+    count, secs = int(args[0]), float(args[1])
+    t0 = time.monotonic()
+    done = asyncio.run(churn(port, count, secs))
+    out("%d connections in %d s" % (done, int(time.monotonic() - t0 + 0.5)))
+    return 0
+
+
+def cmd_slowloris(port, timeout, args):
+    c = Conn(port, timeout)
+    c.send(HANDSHAKE[:40])
+    t0 = time.monotonic()
+    try:
+        while c.fill():
+            pass
+    except socket.timeout:
+        out("still open after %g s" % timeout)
+        return 1
+    out("closed after %.1f s" % (time.monotonic() - t0))
+    return 0
+
+
+def cmd_maxclients(port, timeout, args):
+    conns = []
+    for _ in range(int(args[0])):
+        c = Conn(port, timeout)
+        out(str(c.upgrade()))
+        conns.append(c)
+    return 0
+
+
+def cmd_flood(port, timeout, args):
+    c = Conn(port, timeout)
+    st = c.upgrade()
+    if st != 101:
+        out("handshake %s" % st)
+        return 1
+    f = c.frame()
+    out(describe(*f) if f else "eof")
+    c.send(b"".join(masked(1, b'{"type":"PING","timestamp":%d}' % i)
+                    for i in range(int(args[0]))))
+    while True:
+        f = c.frame()
+        if f is None:
+            break
+        out(describe(*f))
+    out(c.end or "eof")
+    return 0
+
+
+def rss_kb(pid):
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+async def frames(rd):
+    """Yields (opcode, payload) of the server's frames (unmasked)."""
+    while True:
+        h = await rd.readexactly(2)
+        n = h[1] & 127
+        if n == 126:
+            n = struct.unpack("!H", await rd.readexactly(2))[0]
+        elif n == 127:
+            n = struct.unpack("!Q", await rd.readexactly(8))[0]
+        yield h[0] & 15, await rd.readexactly(n)
+
+
+async def normal_client(port, st, stop):
+    rd, wr = await asyncio.open_connection("127.0.0.1", port)
+    wr.write(HANDSHAKE)
+    await rd.readuntil(b"\r\n\r\n")
+    last = None
+    try:
+        async for op, data in frames(rd):
+            if op != 1:
+                if op == 8:
+                    st["closed"] += 1
+                    break
+                continue
+            i = data.find(b'"seq":')
+            seq = int(data[i + 6:data.index(b",", i)])
+            if data.startswith(b'{"type":"UPDATE"'):
+                if last is not None and seq != last + 1:
+                    st["gaps"] += 1
+                    last = None
+                    break
+                st["updates"].append(1)
+            last = seq
+            if stop.is_set():
+                break
+    except (asyncio.IncompleteReadError, OSError):
+        st["closed"] += 1
+    return st
+
+
+async def slowreader(port, log, pid, nclients, secs, timeout):
+    res = {"slow_logged": False, "clients": nclients, "updates": 0,
+           "gaps": 0, "closed": 0, "slow": None,
+           "rss_start_kb": rss_kb(pid), "rss_max_kb": 0}
+    # The slow client: a small receive buffer so the server's queue, not
+    # the kernel, holds what it does not read.
+    slow = socket.socket()
+    slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    slow.connect(("127.0.0.1", port))
+    slow.sendall(HANDSHAKE)
+    # Loopback socket buffers hold megabytes, which UPDATEs alone take a
+    # minute to fill: ask for 2.4 MB of PONGs (60 KB each) to fill them now.
+    pad = b"a" * 60000
+    slow.sendall(b"".join(masked(1, b'{"type":"PING","timestamp":"%s"}' % pad)
+                          for _ in range(40)))
+    stop = asyncio.Event()
+    states = [{"updates": [], "gaps": 0, "closed": 0}
+              for _ in range(nclients)]
+    tasks = [asyncio.ensure_future(normal_client(port, st, stop))
+             for st in states]
+    t0 = time.monotonic()
+    t_end = t0 + secs
+    while time.monotonic() < t_end:
+        res["rss_max_kb"] = max(res["rss_max_kb"], rss_kb(pid))
+        with open(log, errors="replace") as f:
+            if "slow-client" in f.read():
+                res["slow_logged"] = True
+                break
+        await asyncio.sleep(0.25)
+    res["slow_wait_s"] = round(time.monotonic() - t0, 1)
+    # The slow client reads now: whatever it had, then the verdict.
+    t0 = time.monotonic()
+    slow.setblocking(False)
+    rd, wr = await asyncio.open_connection(sock=slow)
+    await asyncio.wait_for(rd.readuntil(b"\r\n\r\n"), timeout)
+    seen_initial = 0
+    t_end = time.monotonic() + timeout
+    try:
+        async def verdict():
+            nonlocal seen_initial
+            async for op, data in frames(rd):
+                res["rss_max_kb"] = max(res["rss_max_kb"], rss_kb(pid))
+                if op != 8:
+                    res["drained_s"] = round(time.monotonic() - t0, 1)
+                if op == 8:
+                    return "close %d" % struct.unpack("!H", data[:2]) \
+                        if len(data) >= 2 else "close"
+                if op == 1 and data.startswith(b'{"type":"INITIAL"'):
+                    seen_initial += 1
+                    if seen_initial == 2:
+                        return "initial"
+            return "eof"
+        res["slow"] = await asyncio.wait_for(verdict(), timeout)
+    except (asyncio.IncompleteReadError, ConnectionResetError):
+        res["slow"] = "eof"
+    except asyncio.TimeoutError:
+        res["slow"] = "nothing within %g s" % timeout
+    res["verdict_s"] = round(time.monotonic() - t0, 1)
+    stop.set()
+    await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True),
+                           timeout)
+    res["rss_max_kb"] = max(res["rss_max_kb"], rss_kb(pid))
+    res["updates"] = min(len(st["updates"]) for st in states)
+    res["gaps"] = sum(st["gaps"] for st in states)
+    res["closed"] = sum(st["closed"] for st in states)
+    wr.close()
+    return res
+
+
+def cmd_pongflood(port, timeout, args):
+    pid, secs = int(args[0]), float(args[1])
+    res = {"sent": 0, "rss_start_kb": rss_kb(pid), "rss_max_kb": 0,
+           "closed": False}
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.settimeout(0.5)
+    s.connect(("127.0.0.1", port))
+    s.sendall(HANDSHAKE)
+    ping = masked(1, b'{"type":"PING","timestamp":"%s"}' % (b"a" * 60000))
+    t_end = time.monotonic() + secs
+    while time.monotonic() < t_end:
+        res["rss_max_kb"] = max(res["rss_max_kb"], rss_kb(pid))
+        try:
+            s.sendall(ping)
+            res["sent"] += 1
+        except socket.timeout:
+            pass  # the server stopped reading: fine, keep trying
+        except OSError:
+            res["closed"] = True
+            break
+    res["rss_max_kb"] = max(res["rss_max_kb"], rss_kb(pid))
+    out(json.dumps(res, separators=(",", ":")))
+    return 0
+
+
+def cmd_slowreader(port, timeout, args):
+    log, pid, n, secs = args[0], int(args[1]), int(args[2]), float(args[3])
+    res = asyncio.run(slowreader(port, log, pid, n, secs, timeout))
+    out(json.dumps(res, separators=(",", ":")))
+    return 0
+
+
+def main(argv):
+    timeout = 10.0
+    if len(argv) >= 2 and argv[0] == "--timeout":
+        timeout = float(argv[1])
+        argv = argv[2:]
+    cmds = {"send": cmd_send, "churn": cmd_churn, "slowloris": cmd_slowloris,
+            "maxclients": cmd_maxclients, "flood": cmd_flood,
+            "slowreader": cmd_slowreader, "pongflood": cmd_pongflood}
+    if len(argv) < 2 or argv[0] not in cmds:
+        print(__doc__, file=sys.stderr)
+        return 1
+    try:
+        return cmds[argv[0]](int(argv[1]), timeout, argv[2:])
+    except (socket.timeout, asyncio.TimeoutError):
+        print("hostile.py: timed out after %g s" % timeout, file=sys.stderr)
+        return 1
+    except OSError as e:
+        print("hostile.py: %s" % e, file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
