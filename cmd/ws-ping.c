@@ -46,6 +46,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
@@ -735,7 +736,11 @@ static void print_handshake(const struct wsk_client_open *info)
 		e = strstr(p, "\r\n");
 		if (e == NULL)
 			break;
-		fprintf(stderr, "> %.*s\n", (int)(e - p), p);
+		/* The token stays off terminals and logs, as in ws-watch. */
+		if (strncasecmp(p, "Authorization:", 14) == 0)
+			fprintf(stderr, "> %.14s (hidden)\n", p);
+		else
+			fprintf(stderr, "> %.*s\n", (int)(e - p), p);
 		p = e + 2;
 	}
 	fprintf(stderr, "< HTTP/1.1 %d\n", wsk_http_status(h));
