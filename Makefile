@@ -14,7 +14,7 @@ DATADIR  ?= $(PREFIX)/share/wskit
 
 CC       ?= cc
 PKG_CONFIG ?= pkg-config
-PKGS      = libuv libssl libcrypto libcurl jansson hiredis
+PKGS      = libuv libssl libcrypto libcurl jansson hiredis zlib
 # Debian ships no .pc file for these two.
 WSLAY_LIBS       ?= -lwslay
 HTTP_PARSER_LIBS ?= -lhttp_parser

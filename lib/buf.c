@@ -16,6 +16,7 @@ struct wsk_chunk *wsk_chunk_new(size_t cap)
 	c->refs = 1;
 	c->cap = (uint32_t)cap;
 	c->len = 0;
+	c->alt = NULL;
 	return c;
 }
 
@@ -39,8 +40,10 @@ struct wsk_chunk *wsk_chunk_ref(struct wsk_chunk *c)
 
 void wsk_chunk_unref(struct wsk_chunk *c)
 {
-	if (c && --c->refs == 0)
+	if (c && --c->refs == 0) {
+		wsk_chunk_unref(c->alt);
 		free(c);
+	}
 }
 
 void wsk_chunk_seal(struct wsk_chunk *c)

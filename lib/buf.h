@@ -16,6 +16,10 @@ struct wsk_chunk {
 	uint32_t refs;
 	uint32_t cap; /* bytes allocated in data; cap == len once sealed */
 	size_t len;
+	/* Another encoding of the same content, made on first need and
+	 * owned by this chunk: a broadcast frame's permessage-deflate twin
+	 * (lib/srv_ws.c). NULL when none was made. */
+	struct wsk_chunk *alt;
 	uint8_t data[];
 };
 

@@ -64,8 +64,15 @@ void wsk_encoder_free(struct wsk_encoder *enc)
 struct wsk_chunk *wsk_encode(struct wsk_encoder *enc, uint8_t opcode,
 			     const void *payload, size_t len)
 {
+	return wsk_encode_rsv(enc, opcode, 0, payload, len);
+}
+
+struct wsk_chunk *wsk_encode_rsv(struct wsk_encoder *enc, uint8_t opcode,
+				 uint8_t rsv, const void *payload, size_t len)
+{
 	struct wslay_frame_iocb iocb = {
 	    .fin = 1,
+	    .rsv = rsv,
 	    .opcode = opcode,
 	    .payload_length = len,
 	    .data = payload,

@@ -24,6 +24,11 @@ void wsk_encoder_free(struct wsk_encoder *enc);
 struct wsk_chunk *wsk_encode(struct wsk_encoder *enc, uint8_t opcode,
 			     const void *payload, size_t len);
 
+/* The same with reserved bits set (rsv as wslay has them: WSLAY_RSV1_BIT
+ * marks a permessage-deflate message). */
+struct wsk_chunk *wsk_encode_rsv(struct wsk_encoder *enc, uint8_t opcode,
+				 uint8_t rsv, const void *payload, size_t len);
+
 /* Encodes a close frame with a status code and a reason (cut to fit 123
  * bytes at a UTF-8 boundary). */
 struct wsk_chunk *wsk_encode_close(struct wsk_encoder *enc, uint16_t code,

@@ -207,14 +207,25 @@ const char *wsk_http_url(const struct wsk_http *h)
 
 const char *wsk_http_header(const struct wsk_http *h, const char *name)
 {
+	unsigned pos = 0;
+
+	return wsk_http_header_next(h, name, &pos);
+}
+
+const char *wsk_http_header_next(const struct wsk_http *h, const char *name,
+				 unsigned *pos)
+{
 	unsigned i;
 
-	for (i = 0; i < h->nhdr; i++) {
+	for (i = *pos; i < h->nhdr; i++) {
 		const struct wsk_http_hdr *hd = &h->hdr[i];
 
-		if (strcasecmp(h->buf + hd->name, name) == 0)
+		if (strcasecmp(h->buf + hd->name, name) == 0) {
+			*pos = i + 1;
 			return hd->value_len ? h->buf + hd->value : "";
+		}
 	}
+	*pos = h->nhdr;
 	return NULL;
 }
 

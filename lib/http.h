@@ -65,6 +65,11 @@ const char *wsk_http_url(const struct wsk_http *h);
  * NUL-terminated string inside h, or NULL. */
 const char *wsk_http_header(const struct wsk_http *h, const char *name);
 
+/* Iterates over every header named name, in order: start with *pos = 0;
+ * returns the next value, or NULL when there are no more. */
+const char *wsk_http_header_next(const struct wsk_http *h, const char *name,
+				 unsigned *pos);
+
 /* Returns 1 if some header named name holds token among its
  * comma-separated values (any case), else 0. */
 int wsk_http_header_has_token(const struct wsk_http *h, const char *name,

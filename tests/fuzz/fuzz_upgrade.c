@@ -28,7 +28,7 @@ static void round_trip(const char *key)
 	size_t used;
 	int n;
 
-	n = wsk_hs_response(buf, sizeof(buf), key);
+	n = wsk_hs_response(buf, sizeof(buf), key, NULL);
 	FUZZ_ASSERT(n > 0);
 	wsk_http_init(&resp, WSK_HTTP_RESPONSE);
 	FUZZ_ASSERT(wsk_http_feed(&resp, buf, (size_t)n, &used) ==

@@ -11,11 +11,14 @@
  *   the payload is valid UTF-8 (checked against a strict validator written
  *   here from RFC 3629), and otherwise be refused with close 1007.
  * - bit 7 set (raw): the rest is fed as client bytes, whatever they are;
- *   every text message delivered must be valid UTF-8. */
+ *   every text message delivered must be valid UTF-8.
+ * Both modes also hold lib/utf8's validator (used on inflated text, which
+ * wslay does not check) to the same verdict. */
 #include <string.h>
 #include <wslay/wslay.h>
 
 #include "fuzz.h"
+#include "utf8.h"
 
 #define MAX_MESSAGE (64 * 1024)
 
@@ -95,8 +98,10 @@ static void f_msg(wslay_event_context_ptr ctx,
 	struct feed *f = arg;
 
 	(void)ctx;
-	if (a->opcode == WSLAY_TEXT_FRAME)
+	if (a->opcode == WSLAY_TEXT_FRAME) {
 		FUZZ_ASSERT(utf8_valid(a->msg, a->msg_length));
+		FUZZ_ASSERT(wsk_utf8_valid(a->msg, a->msg_length));
+	}
 	if (a->opcode != WSLAY_TEXT_FRAME && a->opcode != WSLAY_BINARY_FRAME)
 		return;
 	f->msgs++;
@@ -168,6 +173,10 @@ static void structured(wslay_event_context_ptr ctx, struct feed *f,
 	const uint8_t key[4] = {data[1], 0x5a, data[0], 0xa5};
 	uint8_t *wire = malloc(plen + nfrag * 14 + nfrag * 7);
 	int valid = utf8_valid(payload, plen);
+
+	/* lib/utf8 checks what wslay does not see (inflated text): it must
+	 * agree with this validator on every input. */
+	FUZZ_ASSERT(wsk_utf8_valid(payload, plen) == valid);
 
 	if (!wire)
 		return;
