@@ -83,10 +83,14 @@ enum {
 	OPT_THREADS,
 	OPT_CACERT,
 	OPT_TOKEN,
+	OPT_DEFLATE,
+	OPT_NO_DEFLATE,
 };
 
 static const struct option long_options[] = {
     {"cacert", required_argument, NULL, OPT_CACERT},
+    {"deflate", no_argument, NULL, OPT_DEFLATE},
+    {"no-deflate", no_argument, NULL, OPT_NO_DEFLATE},
     {"clients", required_argument, NULL, 'C'},
     {"connect-rate", required_argument, NULL, OPT_CONNECT_RATE},
     {"connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT},
@@ -134,6 +138,7 @@ struct options {
 	 * from them for wss://, one for every thread. */
 	const char *token, *cacert;
 	int insecure;
+	int deflate; /* offer permessage-deflate */
 	struct wsk_tls_ctx *tls;
 	uint64_t count;	      /* probes per connection; 0 = until stopped */
 	uint64_t interval_ns; /* between probes; 0 = back to back */
@@ -230,6 +235,9 @@ struct worker {
 	struct wsk_hist *lat; /* UPDATE ts to arrival, microseconds */
 	struct spread sp;
 	uint64_t deliveries, missed, disorder;
+	/* --subscribe: bytes read from the sockets when the window opened
+	 * and at the last delivery in it, and the messages' own bytes. */
+	uint64_t wire0, wire1, msg_bytes;
 	long close_errors;
 };
 
@@ -267,8 +275,8 @@ static void usage_synopsis(FILE *fp)
 	      "               [-s size] [-W timeout] [-w deadline] "
 	      "[--cacert file]\n"
 	      "               [--connect-rate rate] [--connect-timeout secs] "
-	      "[--json]\n"
-	      "               [--mode app|frame] [--origin origin] "
+	      "[--deflate]\n"
+	      "               [--json] [--mode app|frame] [--origin origin] "
 	      "[--pipeline k]\n"
 	      "               [--protocol proto] [--storm | --subscribe] "
 	      "[--threads n]\n"
@@ -307,6 +315,8 @@ static void help(void)
 	    "  --cacert file          verify wss:// servers with the CAs in",
 	    "                         file (default: the system's)",
 	    "  -k, --insecure         do not verify the server certificate",
+	    "  --deflate              offer permessage-deflate (default: not;",
+	    "                         --no-deflate undoes it)",
 	    "Load mode:",
 	    "  -C, --clients n        open n connections, each probing",
 	    "  --connect-rate rate    open at most rate connections a second",
@@ -527,6 +537,8 @@ static void parse_options(int argc, char **argv, struct options *o)
 			o->token = optarg;
 			break;
 		case OPT_CACERT: o->cacert = optarg; break;
+		case OPT_DEFLATE: o->deflate = 1; break;
+		case OPT_NO_DEFLATE: o->deflate = 0; break;
 		case 'k': o->insecure = 1; break;
 		case 'q': o->quiet = 1; break;
 		case 's':
@@ -1123,7 +1135,10 @@ static void sub_message(struct conn *k, const uint8_t *data, size_t len)
 	if (t0 == 0 || w->stopping)
 		return;
 	now = uv_hrtime();
-	w->deliveries++;
+	if (w->deliveries++ == 0)
+		w->wire0 = wsk_client_loop_bytes_in(w->cl);
+	w->wire1 = wsk_client_loop_bytes_in(w->cl);
+	w->msg_bytes += len;
 	if (has_ts) {
 		/* The server's wall clock is ours: same machine. ts counts
 		 * whole milliseconds, so this is up to 1 ms too high. */
@@ -1457,6 +1472,7 @@ static void conn_start(struct worker *w, struct conn *k)
 	co.connect_timeout_ms = o->connect_timeout_ms;
 	co.bearer = o->token;
 	co.tls = o->tls;
+	co.deflate = o->deflate;
 	if (w->use_addr)
 		co.addr = (const struct sockaddr *)&w->addr;
 	r = wsk_client_connect(&k->client, w->cl, &co, &client_cbs, k, err,
@@ -1741,8 +1757,9 @@ struct totals {
 	/* --subscribe and --storm. */
 	struct wsk_hist lat, spread;
 	uint64_t deliveries, missed, disorder;
-	uint64_t updates;	 /* seqs seen in the window */
-	uint64_t spread_updates; /* of those, reached every client */
+	uint64_t wire_bytes, msg_bytes; /* in the window */
+	uint64_t updates;		/* seqs seen in the window */
+	uint64_t spread_updates;	/* of those, reached every client */
 	uint64_t t_open_last;
 	long close_errors;
 	double open_ms;	  /* first connect to last open */
@@ -1768,6 +1785,8 @@ static void add_totals(struct totals *t, const struct worker *w)
 		t->t_last = w->t_last;
 	wsk_hist_merge(&t->lat, w->lat);
 	t->deliveries += w->deliveries;
+	t->wire_bytes += w->wire1 - w->wire0;
+	t->msg_bytes += w->msg_bytes;
 	t->missed += w->missed;
 	t->disorder += w->disorder;
 	t->close_errors += w->close_errors;
@@ -1998,6 +2017,11 @@ static double per_s(uint64_t n, double elapsed_ms)
 	return elapsed_ms > 0 ? (double)n * 1000 / elapsed_ms : 0;
 }
 
+static double per_n(uint64_t total, uint64_t n)
+{
+	return n ? (double)total / (double)n : 0;
+}
+
 /* One decimal, for rates people read. */
 static const char *rate(char *buf, size_t size, double v)
 {
@@ -2042,6 +2066,10 @@ static void print_other_summary(const struct options *o, const struct run *r,
 			       (unsigned long long)t->deliveries);
 			json_ms("deliveries_per_s", 1,
 				per_s(t->deliveries, t->window_ms));
+			json_ms("wire_bytes_per_delivery", 1,
+				per_n(t->wire_bytes, t->deliveries));
+			json_ms("message_bytes_per_delivery", 1,
+				per_n(t->msg_bytes, t->deliveries));
 			json_quantiles("latency", &t->lat);
 			printf(",\"spread_updates\":%llu",
 			       (unsigned long long)t->spread_updates);
@@ -2081,6 +2109,11 @@ static void print_other_summary(const struct options *o, const struct run *r,
 	       (unsigned long long)t->deliveries, t->window_ms,
 	       rate(b, sizeof(b), per_s(t->deliveries, t->window_ms)),
 	       (unsigned long long)t->missed);
+	if (t->deliveries)
+		printf("%.1f bytes on the wire per delivery, messages of "
+		       "%.1f bytes\n",
+		       per_n(t->wire_bytes, t->deliveries),
+		       per_n(t->msg_bytes, t->deliveries));
 	if (wsk_hist_count(&t->lat)) {
 		print_quantiles("latency", &t->lat);
 		putchar('\n');

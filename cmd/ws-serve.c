@@ -41,7 +41,7 @@ static void usage(FILE *f)
 	    "n]\n"
 	    "                [--handshake-timeout secs] [--heartbeat secs]\n"
 	    "                [--token token | --token-file file]\n"
-	    "                [--allow-origin origin] [--echo]\n"
+	    "                [--allow-origin origin] [--echo] [--no-deflate]\n"
 	    "                [--tls-cert file --tls-key file]\n"
 	    "                [--redis url] [--lease secs] [--stats-interval "
 	    "secs]\n"
@@ -78,6 +78,8 @@ static void usage(FILE *f)
 	    "FILE\n"
 	    "      --allow-origin ORIGIN allow this Origin only (repeatable)\n"
 	    "      --echo                echo every message; no simulator\n"
+	    "      --no-deflate          refuse permessage-deflate (offered\n"
+	    "                            by browsers; on by default)\n"
 	    "      --tls-cert FILE       serve wss:// and https:// with this "
 	    "PEM\n"
 	    "                            certificate chain\n"
@@ -260,6 +262,8 @@ static void parse(int argc, char **argv, struct options *o)
 		OPT_TOKENFILE,
 		OPT_ORIGIN,
 		OPT_ECHO,
+		OPT_DEFLATE,
+		OPT_NODEFLATE,
 		OPT_TLSCERT,
 		OPT_TLSKEY,
 		OPT_REDIS,
@@ -285,6 +289,8 @@ static void parse(int argc, char **argv, struct options *o)
 	    {"token-file", required_argument, NULL, OPT_TOKENFILE},
 	    {"allow-origin", required_argument, NULL, OPT_ORIGIN},
 	    {"echo", no_argument, NULL, OPT_ECHO},
+	    {"deflate", no_argument, NULL, OPT_DEFLATE},
+	    {"no-deflate", no_argument, NULL, OPT_NODEFLATE},
 	    {"tls-cert", required_argument, NULL, OPT_TLSCERT},
 	    {"tls-key", required_argument, NULL, OPT_TLSKEY},
 	    {"redis", required_argument, NULL, OPT_REDIS},
@@ -316,6 +322,7 @@ static void parse(int argc, char **argv, struct options *o)
 	o->srv.handshake_timeout_ms = 5000;
 	o->srv.heartbeat_ms = 30000;
 	o->srv.lease_ms = 3000;
+	o->srv.deflate = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":p:qvhV", longopts, NULL)) != -1) {
 		switch (c) {
@@ -400,6 +407,8 @@ static void parse(int argc, char **argv, struct options *o)
 			o->origins[o->access.norigins++] = optarg;
 			break;
 		case OPT_ECHO: o->srv.echo = 1; break;
+		case OPT_DEFLATE: o->srv.deflate = 1; break;
+		case OPT_NODEFLATE: o->srv.deflate = 0; break;
 		case OPT_TLSCERT: o->tls_cert = optarg; break;
 		case OPT_TLSKEY: o->tls_key = optarg; break;
 		case OPT_REDIS:

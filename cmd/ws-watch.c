@@ -40,7 +40,7 @@ struct options {
 	const char *url;
 	enum binfmt binary;
 	int envelope, quiet, verbose, use_stdin, keep_open, no_reconnect;
-	int echo, insecure;
+	int echo, insecure, deflate;
 	double linger, timeout, duration, backoff_min, backoff_max;
 	double connect_timeout, ping_interval;
 	long long count, retry, since; /* -1: not set */
@@ -110,7 +110,8 @@ static void usage(FILE *f)
 	    "                [--cacert file] [--connect-timeout secs]\n"
 	    "                [--duration secs] [--echo] [--envelope]\n"
 	    "                [--keep-open] [--linger secs]\n"
-	    "                [--max-message bytes] [--no-reconnect]\n"
+	    "                [--max-message bytes] [--no-deflate] "
+	    "[--no-reconnect]\n"
 	    "                [--origin origin] [--ping-interval secs]\n"
 	    "                [--protocol name] [--retry n] [--since seq]\n"
 	    "                [--stdin] [--timeout secs] [--token token]\n"
@@ -146,6 +147,9 @@ static void usage(FILE *f)
 	    "  -H, --header 'NAME: VAL' extra handshake header (repeatable)\n"
 	    "      --origin ORIGIN      Origin header\n"
 	    "      --protocol NAME      ask for subprotocol NAME\n"
+	    "      --no-deflate         do not offer permessage-deflate "
+	    "(offered by\n"
+	    "                           default; --deflate offers it)\n"
 	    "      --token TOKEN        send Authorization: Bearer TOKEN "
 	    "(default $WS_TOKEN)\n"
 	    "      --cacert FILE        verify wss:// servers with the CAs "
@@ -258,12 +262,14 @@ enum {
 	OPT_BINARY,
 	OPT_CACERT,
 	OPT_CONNECT_TIMEOUT,
+	OPT_DEFLATE,
 	OPT_DURATION,
 	OPT_ECHO,
 	OPT_ENVELOPE,
 	OPT_KEEP_OPEN,
 	OPT_LINGER,
 	OPT_MAX_MESSAGE,
+	OPT_NO_DEFLATE,
 	OPT_NO_RECONNECT,
 	OPT_ORIGIN,
 	OPT_PING_INTERVAL,
@@ -282,6 +288,7 @@ static const struct option longopts[] = {
     {"cacert", required_argument, NULL, OPT_CACERT},
     {"connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT},
     {"count", required_argument, NULL, 'n'},
+    {"deflate", no_argument, NULL, OPT_DEFLATE},
     {"duration", required_argument, NULL, OPT_DURATION},
     {"echo", no_argument, NULL, OPT_ECHO},
     {"envelope", no_argument, NULL, OPT_ENVELOPE},
@@ -291,6 +298,7 @@ static const struct option longopts[] = {
     {"keep-open", no_argument, NULL, OPT_KEEP_OPEN},
     {"linger", required_argument, NULL, OPT_LINGER},
     {"max-message", required_argument, NULL, OPT_MAX_MESSAGE},
+    {"no-deflate", no_argument, NULL, OPT_NO_DEFLATE},
     {"no-reconnect", no_argument, NULL, OPT_NO_RECONNECT},
     {"origin", required_argument, NULL, OPT_ORIGIN},
     {"ping-interval", required_argument, NULL, OPT_PING_INTERVAL},
@@ -353,6 +361,7 @@ static void parse_args(struct options *o, int argc, char **argv)
 	o->connect_timeout = 10;
 	o->count = o->retry = o->since = -1;
 	o->max_message = WSK_CLIENT_MAX_MESSAGE;
+	o->deflate = 1;
 	while ((c = getopt_long(argc, argv, "hH:km:n:qvV", longopts, NULL)) !=
 	       -1) {
 		switch (c) {
@@ -373,6 +382,8 @@ static void parse_args(struct options *o, int argc, char **argv)
 		case OPT_KEEP_OPEN: o->keep_open = 1; break;
 		case OPT_ENVELOPE: o->envelope = 1; break;
 		case OPT_ECHO: o->echo = 1; break;
+		case OPT_DEFLATE: o->deflate = 1; break;
+		case OPT_NO_DEFLATE: o->deflate = 0; break;
 		case OPT_CACERT: o->cacert = optarg; break;
 		case 'k': o->insecure = 1; break;
 		case OPT_TOKEN:
@@ -1000,6 +1011,7 @@ static void do_connect(struct watch *w)
 	co.tls = w->tls;
 	co.connect_timeout_ms = (uint64_t)(w->o->connect_timeout * 1000);
 	co.max_message = w->o->max_message;
+	co.deflate = w->o->deflate;
 	note(w, "connecting to '%s'", w->url.text);
 	if (r == 0)
 		r = wsk_client_connect(&w->c, w->cl, &co, &cbs, w, err,

@@ -12,7 +12,9 @@
 
 #include "buf.h"
 #include "handshake.h"
+#include "pmd.h"
 #include "tls.h"
+#include "utf8.h"
 
 #define READ_BUF_SIZE 65536
 #define MAX_IOV 16
@@ -21,6 +23,13 @@ struct wsk_client_loop {
 	uv_loop_t *loop;
 	/* For wss:// clients without opts.tls; made on first use. */
 	struct wsk_tls_ctx *tls_default;
+	/* permessage-deflate, made on first use: our messages are each
+	 * compressed on their own, so one deflater serves every client; so
+	 * does one inflater for servers that compress without context
+	 * takeover (a server that keeps context needs one per client). */
+	struct wsk_deflater *deflater;
+	struct wsk_inflater *inflater;
+	uint64_t bytes_in; /* read from sockets, TLS included */
 	char buf[READ_BUF_SIZE];
 };
 
@@ -51,7 +60,8 @@ struct setup {
 	char port[8];
 	char *request;
 	size_t request_len;
-	char *protocol; /* asked for: comma-separated, or NULL */
+	char *protocol;	 /* asked for: comma-separated, or NULL */
+	int pmd_offered; /* the request offers permessage-deflate */
 	char key[WSK_KEY_LEN];
 	uint64_t t_start, t_connect, t_tls, t_sent;
 	uint64_t resolve_us, connect_us, tls_us;
@@ -92,6 +102,14 @@ struct wsk_client {
 	char *close_reason; /* NULL for none */
 	size_t close_reason_len;
 	int error, http_status;
+	/* permessage-deflate as agreed (pmd_on), and the inflater of a
+	 * server that keeps context between messages. */
+	int pmd_on;
+	struct wsk_pmd_params pmd;
+	struct wsk_inflater *inflater;
+	/* Why we failed the connection from inside a callback (bad
+	 * compressed data), for the close message; NULL otherwise. */
+	const char *fail_why;
 	char reason[124];
 	char message[192];
 };
@@ -123,6 +141,9 @@ struct wsk_client_loop *wsk_client_loop_new(uv_loop_t *loop)
 	if (cl) {
 		cl->loop = loop;
 		cl->tls_default = NULL;
+		cl->deflater = NULL;
+		cl->inflater = NULL;
+		cl->bytes_in = 0;
 	}
 	return cl;
 }
@@ -132,7 +153,14 @@ void wsk_client_loop_free(struct wsk_client_loop *cl)
 	if (!cl)
 		return;
 	wsk_tls_ctx_free(cl->tls_default);
+	wsk_deflater_free(cl->deflater);
+	wsk_inflater_free(cl->inflater);
 	free(cl);
+}
+
+uint64_t wsk_client_loop_bytes_in(const struct wsk_client_loop *cl)
+{
+	return cl->bytes_in;
 }
 
 static void free_setup(struct setup *s)
@@ -165,6 +193,7 @@ static void complete(struct wsk_client *c)
 	c->cbs.on_close(c, &info, c->user_data);
 	if (c->ws)
 		wslay_event_context_free(c->ws);
+	wsk_inflater_free(c->inflater);
 	wsk_outq_release(&c->outq);
 	wsk_outq_release(&c->wire);
 	wsk_tls_free(c->tls);
@@ -418,18 +447,67 @@ static int ws_genmask(wslay_event_context_ptr ctx, uint8_t *buf, size_t len,
 	return RAND_bytes(buf, (int)len) == 1 ? 0 : -1;
 }
 
+/* Inflates a message (wslay does not check the UTF-8 of compressed text:
+ * it is checked here). On bad data, fails the connection as wslay does for
+ * its own errors: a close frame, and no more reading. Returns 0 or -1. */
+static int inflate_msg(struct wsk_client *c, wslay_event_context_ptr ctx,
+		       uint8_t opcode, const uint8_t **msg, size_t *len)
+{
+	struct wsk_inflater **f =
+	    c->pmd.server_nct ? &c->cl->inflater : &c->inflater;
+	uint16_t code = 0;
+	long n;
+
+	if (!*f)
+		*f = wsk_inflater_new();
+	if (!*f) {
+		code = WSLAY_CODE_INTERNAL_SERVER_ERROR;
+		c->fail_why = "out of memory";
+		goto fail;
+	}
+	n = wsk_inflate(*f, *msg, *len, c->max_message, !c->pmd.server_nct,
+			msg);
+	if (n == WSK_PMD_E_BIG) {
+		code = WSLAY_CODE_MESSAGE_TOO_BIG;
+	} else if (n < 0) {
+		code = n == WSK_PMD_E_DATA
+			   ? WSLAY_CODE_INVALID_FRAME_PAYLOAD_DATA
+			   : WSLAY_CODE_INTERNAL_SERVER_ERROR;
+		c->fail_why = n == WSK_PMD_E_DATA
+				  ? "server sent bad compressed data"
+				  : "out of memory";
+	} else if (opcode == WSLAY_TEXT_FRAME &&
+		   !wsk_utf8_valid(*msg, (size_t)n)) {
+		code = WSLAY_CODE_INVALID_FRAME_PAYLOAD_DATA;
+	} else {
+		*len = (size_t)n;
+		return 0;
+	}
+fail:
+	wslay_event_queue_close(ctx, code, NULL, 0);
+	wslay_event_shutdown_read(ctx);
+	return -1;
+}
+
 static void ws_msg(wslay_event_context_ptr ctx,
 		   const struct wslay_event_on_msg_recv_arg *arg, void *ud)
 {
 	struct wsk_client *c = ud;
 	const uint8_t *msg = arg->msg ? arg->msg : (const uint8_t *)"";
+	size_t len = arg->msg_length;
 
-	(void)ctx;
 	switch (arg->opcode) {
 	case WSLAY_TEXT_FRAME:
 	case WSLAY_BINARY_FRAME:
-		if (c->st == ST_OPEN && c->cbs.on_message)
-			c->cbs.on_message(c, arg->opcode, msg, arg->msg_length,
+		if (c->st != ST_OPEN)
+			break;
+		/* wslay lets RSV1 through only on the first frame of a data
+		 * message, and only once permessage-deflate was agreed. */
+		if ((arg->rsv & WSLAY_RSV1_BIT) &&
+		    inflate_msg(c, ctx, arg->opcode, &msg, &len) < 0)
+			break;
+		if (c->cbs.on_message)
+			c->cbs.on_message(c, arg->opcode, msg, len,
 					  c->user_data);
 		break;
 	case WSLAY_PONG:
@@ -495,8 +573,12 @@ static void ws_input(struct wsk_client *c, const uint8_t *data, size_t len)
 			return;
 		}
 		c->error = WSK_CLIENT_E_PROTOCOL;
-		if (wslay_event_get_status_code_sent(c->ws) ==
-		    WSLAY_CODE_MESSAGE_TOO_BIG)
+		if (c->fail_why)
+			snprintf(c->message, sizeof(c->message),
+				 "%s (close %u)", c->fail_why,
+				 wslay_event_get_status_code_sent(c->ws));
+		else if (wslay_event_get_status_code_sent(c->ws) ==
+			 WSLAY_CODE_MESSAGE_TOO_BIG)
 			snprintf(c->message, sizeof(c->message),
 				 "%s %llu bytes (close 1009)",
 				 failure_text(WSLAY_CODE_MESSAGE_TOO_BIG),
@@ -566,10 +648,11 @@ static int check_reply(struct wsk_client *c)
 		       "server chose protocol '%s' that was not asked for", p);
 		return -1;
 	}
-	x = wsk_http_header(h, "Sec-WebSocket-Extensions");
-	if (x && *x) {
-		finish(c, WSK_CLIENT_E_HANDSHAKE,
-		       "server chose extension '%s' that was not asked for", x);
+	c->pmd_on = wsk_pmd_client_check(h, s->pmd_offered, &c->pmd, &why);
+	if (c->pmd_on < 0) {
+		x = wsk_http_header(h, "Sec-WebSocket-Extensions");
+		finish(c, WSK_CLIENT_E_HANDSHAKE, "%s: '%s'", why, x ? x : "");
+		c->pmd_on = 0;
 		return -1;
 	}
 	return 0;
@@ -589,6 +672,8 @@ static int make_ws(struct wsk_client *c)
 		return -ENOMEM;
 	}
 	wslay_event_config_set_max_recv_msg_length(c->ws, c->max_message);
+	if (c->pmd_on)
+		wslay_event_config_set_allowed_rsv_bits(c->ws, WSLAY_RSV1_BIT);
 	return 0;
 }
 
@@ -624,6 +709,9 @@ static void handshake_input(struct wsk_client *c, const char *data, size_t len)
 	info.request = s->request;
 	info.response = &s->http;
 	info.protocol = wsk_http_header(&s->http, "Sec-WebSocket-Protocol");
+	info.extensions =
+	    c->pmd_on ? wsk_http_header(&s->http, "Sec-WebSocket-Extensions")
+		      : NULL;
 	if (c->cbs.on_open)
 		c->cbs.on_open(c, &info, c->user_data);
 	free_setup(c->setup);
@@ -713,6 +801,7 @@ static void read_cb(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf)
 		fail_io(c, (int)n);
 		return;
 	}
+	c->cl->bytes_in += (uint64_t)n;
 	if (c->tls)
 		tls_input(c, buf->base, (size_t)n);
 	else
@@ -1014,6 +1103,12 @@ static int build_request(struct setup *s, const struct wsk_client_opts *o)
 		add(&b, "User-Agent: %s\r\n", o->user_agent);
 	if (o->bearer && !user_header(o, "Authorization"))
 		add(&b, "Authorization: Bearer %s\r\n", o->bearer);
+	/* A header line of the caller's naming extensions replaces our offer,
+	 * and then we accept none (we cannot speak what it offers). */
+	s->pmd_offered =
+	    o->deflate && !user_header(o, "Sec-WebSocket-Extensions");
+	if (s->pmd_offered)
+		add(&b, "Sec-WebSocket-Extensions: %s\r\n", WSK_PMD_OFFER);
 	for (i = 0; i < o->nheaders; i++)
 		add(&b, "%s\r\n", o->headers[i]);
 	add(&b, "\r\n");
@@ -1153,17 +1248,50 @@ int wsk_client_connect(struct wsk_client **out, struct wsk_client_loop *cl,
 	return 0;
 }
 
+/* Compresses a data message when permessage-deflate was agreed and it
+ * pays: each on its own, so the one deflater of the loop serves all. A
+ * server that limits our window gets longer messages uncompressed (see
+ * pmd.h). Returns 1 with m pointing at the compressed bytes, 0 to send as
+ * is, or -ENOMEM. */
+static int compress(struct wsk_client *c, struct wslay_event_msg *m)
+{
+	struct wsk_client_loop *cl = c->cl;
+	const uint8_t *z;
+	long n;
+
+	if (!c->pmd_on || m->opcode == WSLAY_PING ||
+	    m->msg_length < WSK_PMD_MIN_SIZE ||
+	    m->msg_length > wsk_pmd_max_for(c->pmd.client_bits))
+		return 0;
+	if (!cl->deflater)
+		cl->deflater = wsk_deflater_new(-1);
+	if (!cl->deflater)
+		return -ENOMEM;
+	n = wsk_deflate(cl->deflater, m->msg, m->msg_length, &z);
+	if (n < 0)
+		return (int)n;
+	if ((size_t)n >= m->msg_length)
+		return 0;
+	m->msg = z;
+	m->msg_length = (size_t)n;
+	return 1;
+}
+
 static int queue(struct wsk_client *c, uint8_t opcode, const void *data,
 		 size_t len)
 {
 	struct wslay_event_msg m = {opcode, data, len};
-	int r;
+	int r, z;
 
 	if (c->st < ST_OPEN)
 		return -ENOTCONN;
 	if (c->st > ST_OPEN)
 		return -EPIPE;
-	r = wslay_event_queue_msg(c->ws, &m);
+	z = compress(c, &m);
+	if (z < 0)
+		return z;
+	/* wslay copies the bytes: the deflater's buffer is free again. */
+	r = wslay_event_queue_msg_ex(c->ws, &m, z ? WSLAY_RSV1_BIT : 0);
 	if (r == WSLAY_ERR_NOMEM)
 		return -ENOMEM;
 	if (r == WSLAY_ERR_NO_MORE_MSG)

@@ -80,6 +80,9 @@ struct wsk_client_loop *wsk_client_loop_new(uv_loop_t *loop);
 /* Frees cl and its default TLS context. Every client made with it must
  * have called on_close. */
 void wsk_client_loop_free(struct wsk_client_loop *cl);
+/* Bytes read from the sockets of cl's clients so far (what the wire
+ * carried, handshakes and TLS included). */
+uint64_t wsk_client_loop_bytes_in(const struct wsk_client_loop *cl);
 
 struct wsk_client;
 struct wsk_tls_ctx;
@@ -117,6 +120,10 @@ struct wsk_client_opts {
 	 * bind to a local address first (to spread over 127.0.0.x). */
 	const struct sockaddr *addr;
 	const struct sockaddr *bind;
+	/* Offer permessage-deflate (RFC 7692). When the server agrees,
+	 * messages of WSK_PMD_MIN_SIZE bytes and more go out compressed and
+	 * compressed ones are inflated before on_message. */
+	int deflate;
 };
 
 /* What on_open reports. Pointers are valid during on_open only. */
@@ -133,6 +140,9 @@ struct wsk_client_open {
 	const struct wsk_http *response;
 	/* The subprotocol agreed on, or NULL. */
 	const char *protocol;
+	/* The permessage-deflate terms agreed on, as the server stated
+	 * them (its Sec-WebSocket-Extensions value), or NULL. */
+	const char *extensions;
 };
 
 /* What on_close reports. Pointers are valid during on_close only. */

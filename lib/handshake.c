@@ -86,7 +86,8 @@ int wsk_hs_check_request(const struct wsk_http *req, const char **key,
 	return 0;
 }
 
-int wsk_hs_response(char *buf, size_t size, const char *key)
+int wsk_hs_response(char *buf, size_t size, const char *key,
+		    const char *extensions)
 {
 	char accept[WSK_ACCEPT_LEN];
 	int n;
@@ -97,8 +98,10 @@ int wsk_hs_response(char *buf, size_t size, const char *key)
 		     "HTTP/1.1 101 Switching Protocols\r\n"
 		     "Upgrade: websocket\r\n"
 		     "Connection: Upgrade\r\n"
-		     "Sec-WebSocket-Accept: %s\r\n\r\n",
-		     accept);
+		     "Sec-WebSocket-Accept: %s\r\n"
+		     "%s%s%s\r\n",
+		     accept, extensions ? "Sec-WebSocket-Extensions: " : "",
+		     extensions ? extensions : "", extensions ? "\r\n" : "");
 	return n < 0 || (size_t)n >= size ? -1 : n;
 }
 

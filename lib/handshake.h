@@ -23,9 +23,11 @@ int wsk_hs_is_upgrade(const struct wsk_http *req);
 int wsk_hs_check_request(const struct wsk_http *req, const char **key,
 			 const char **why);
 
-/* Writes the 101 response for key into buf. Returns its length, or -1 if
- * buf is too small. */
-int wsk_hs_response(char *buf, size_t size, const char *key);
+/* Writes the 101 response for key into buf, with a
+ * Sec-WebSocket-Extensions header when extensions is not NULL. Returns its
+ * length, or -1 if buf is too small. */
+int wsk_hs_response(char *buf, size_t size, const char *key,
+		    const char *extensions);
 
 /* Fills key with a fresh random Sec-WebSocket-Key. Returns 0 or -1. */
 int wsk_hs_client_key(char key[WSK_KEY_LEN]);

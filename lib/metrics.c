@@ -122,6 +122,9 @@ char *wsk_metrics_render(const struct wsk_metrics *m, size_t *len)
 	      m->pollers);
 	counter(&o, "wskit_handshakes_total", "WebSocket handshakes completed.",
 		m->ws_total);
+	counter(&o, "wskit_handshakes_deflate_total",
+		"WebSocket handshakes that agreed on permessage-deflate.",
+		m->ws_deflate);
 	put(&o, "# HELP wskit_handshakes_failed_total Requests refused, by "
 		"reason.\n# TYPE wskit_handshakes_failed_total counter\n");
 	for (i = 0; i < 10; i++)

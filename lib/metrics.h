@@ -10,6 +10,7 @@
 struct wsk_metrics {
 	uint64_t conns_total; /* TCP connections accepted */
 	uint64_t ws_total;    /* WebSocket handshakes completed */
+	uint64_t ws_deflate;  /* of those, with permessage-deflate */
 	uint64_t rejects[10]; /* handshake failures by reason, see metrics.c */
 	uint64_t closes[16];  /* server-sent close codes 1000..1015 */
 	uint64_t msgs_in, bytes_in;   /* client data messages and payload */

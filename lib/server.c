@@ -45,8 +45,7 @@ void srv_maybe_done(struct wsk_server *s)
 static void on_update(void *arg, uint64_t seq, const char *json, size_t len)
 {
 	struct wsk_server *s = arg;
-	struct wsk_chunk *frame =
-	    wsk_encode(s->enc, WSLAY_TEXT_FRAME, json, len);
+	struct wsk_chunk *frame = srv_text_frame(s, json, len);
 	struct conn *c, *next;
 	uint64_t t0;
 
@@ -267,7 +266,7 @@ static void rd_replay(void *arg, uint64_t seq, const char *json, size_t len)
 	srv_state_changed(s);
 	if (wsk_events_apply(&s->events, json, len, &got) < 0 || got != seq)
 		return;
-	frame = wsk_encode(s->enc, WSLAY_TEXT_FRAME, json, len);
+	frame = srv_text_frame(s, json, len);
 	if (frame) {
 		wsk_history_push(&s->history, seq, frame);
 		wsk_chunk_unref(frame);
@@ -407,7 +406,12 @@ int wsk_server_start(struct wsk_server **out, uv_loop_t *loop,
 	s->loop = loop;
 	s->opts = *opts;
 	s->enc = wsk_encoder_new();
-	if (!s->enc || wsk_history_init(&s->history, opts->history) < 0) {
+	if (opts->deflate) {
+		s->deflater = wsk_deflater_new(-1);
+		s->inflater = wsk_inflater_new();
+	}
+	if (!s->enc || (opts->deflate && (!s->deflater || !s->inflater)) ||
+	    wsk_history_init(&s->history, opts->history) < 0) {
 		snprintf(err, errlen, "out of memory");
 		r = -ENOMEM;
 		goto fail;
@@ -516,6 +520,8 @@ fail_listener:
 	uv_run(loop, UV_RUN_NOWAIT);
 fail:
 	wsk_encoder_free(s->enc);
+	wsk_deflater_free(s->deflater);
+	wsk_inflater_free(s->inflater);
 	wsk_history_release(&s->history);
 	free(s);
 	return r;
@@ -593,5 +599,7 @@ void wsk_server_free(struct wsk_server *s)
 	srv_state_changed(s);
 	wsk_history_release(&s->history);
 	wsk_encoder_free(s->enc);
+	wsk_deflater_free(s->deflater);
+	wsk_inflater_free(s->inflater);
 	free(s);
 }

@@ -55,9 +55,10 @@ struct wsk_server_opts {
 	unsigned heartbeat_ms;	       /* server pings; 0: none */
 	unsigned stats_ms;	       /* a "stats" log line; 0: none */
 	int echo;		       /* echo every message, no simulator */
-	const char *redis_url;	       /* share the stream through Redis */
-	unsigned lease_ms;	       /* the simulator lease */
-	struct wsk_tls_ctx *tls;       /* serve TLS on every connection */
+	int deflate;		 /* negotiate permessage-deflate (RFC 7692) */
+	const char *redis_url;	 /* share the stream through Redis */
+	unsigned lease_ms;	 /* the simulator lease */
+	struct wsk_tls_ctx *tls; /* serve TLS on every connection */
 	void (*log)(void *arg, const struct wsk_log_rec *rec);
 	void *log_arg;
 };

@@ -27,11 +27,13 @@
 #include "history.h"
 #include "metrics.h"
 #include "http.h"
+#include "pmd.h"
 #include "proto.h"
 #include "redis.h"
 #include "access.h"
 #include "routes.h"
 #include "tls.h"
+#include "utf8.h"
 
 #define READ_BUF (64 * 1024)
 #define IOV_MAX_WRITE 64
@@ -90,7 +92,10 @@ struct conn {
 	uint8_t reaped;	   /* closed; freed when it leaves the dirty list */
 	uint8_t missed;	   /* heartbeats sent without a frame back */
 	uint8_t lagging;   /* over --max-queue: updates are skipped */
-	float tokens;	   /* message rate limit bucket */
+	/* permessage-deflate: 0 when not negotiated, else the window bits
+	 * the client allows our messages (8..15; see pmd.h). */
+	uint8_t pmd_bits;
+	float tokens;	 /* message rate limit bucket */
 	uint32_t tok_ms; /* loop time of the last refill (wraps; differences) */
 	uint32_t deadline; /* HTTP: the request must be complete by this loop
 			    * time (ms, wraps); lagging: the drain deadline */
@@ -117,6 +122,10 @@ struct wsk_server {
 	struct wsk_events events;
 	struct wsk_history history;
 	struct wsk_encoder *enc;
+	/* permessage-deflate, NULL without it: one stream each way serves
+	 * every connection, since neither side keeps context (pmd.h). */
+	struct wsk_deflater *deflater;
+	struct wsk_inflater *inflater;
 	struct wsk_routes routes;
 	struct conn *conns, *dirty;
 	struct conn *lists[L_COUNT]; /* heads of the subscriber lists */
@@ -202,6 +211,12 @@ void srv_http_input(struct conn *c, const char *p, size_t len);
 void srv_ws_close(struct conn *c, uint16_t code, const char *why);
 void srv_conn_ws_input(struct conn *c, const uint8_t *p, size_t len);
 void srv_send_initial(struct conn *c);
+/* The frame of a text message every client may get (a broadcast, the
+ * INITIAL): sealed, one reference, with its permessage-deflate twin as
+ * ch->alt when the server offers deflate and it comes out smaller;
+ * srv_push picks the one a client takes. NULL when out of memory. */
+struct wsk_chunk *srv_text_frame(struct wsk_server *s, const char *json,
+				 size_t len);
 /* Drops what was derived from the events' state (the cached INITIAL). */
 void srv_state_changed(struct wsk_server *s);
 /* The first messages of a new client: the missed UPDATEs or INITIAL. */

@@ -180,6 +180,10 @@ void srv_on_prepare(uv_prepare_t *h)
 
 void srv_push(struct conn *c, struct wsk_chunk *ch)
 {
+	/* A shared frame's compressed twin, for a client whose window takes
+	 * it: the plain frame's length bounds the message's. */
+	if (ch->alt && c->pmd_bits && ch->len <= wsk_pmd_max_for(c->pmd_bits))
+		ch = ch->alt;
 	if (wsk_outq_push(&c->out, ch) < 0) {
 		srv_conn_close(c);
 		return;

@@ -45,7 +45,8 @@ static void upgrade(struct conn *c, const char *rest, size_t restlen)
 {
 	struct wsk_server *s = c->srv;
 	const char *key, *why, *url = wsk_http_url(c->http);
-	char resp[256];
+	struct wsk_pmd_params pmd;
+	char resp[512], ext[160];
 	char path[WSK_HTTP_MAX_HEAD];
 	const char *q = strchr(url, '?');
 	size_t plen = q ? (size_t)(q - url) : strlen(url);
@@ -73,7 +74,13 @@ static void upgrade(struct conn *c, const char *rest, size_t restlen)
 		reject(c, 503, "too many clients");
 		return;
 	}
-	n = wsk_hs_response(resp, sizeof(resp), key);
+	/* The answer asks for no context takeover both ways, so that no
+	 * connection keeps zlib state (pmd.h). */
+	c->pmd_bits = 0;
+	if (s->deflater && wsk_pmd_server_accept(c->http, &pmd) &&
+	    wsk_pmd_format(&pmd, ext, sizeof(ext)) > 0)
+		c->pmd_bits = pmd.server_bits ? pmd.server_bits : 15;
+	n = wsk_hs_response(resp, sizeof(resp), key, c->pmd_bits ? ext : NULL);
 	if (n < 0 || wsk_outq_append(&c->out, resp, (size_t)n) < 0) {
 		srv_conn_close(c);
 		return;
@@ -91,6 +98,7 @@ static void upgrade(struct conn *c, const char *rest, size_t restlen)
 	c->opened = 1;
 	srv_list_add(c, L_HUB);
 	s->m.ws_total++;
+	s->m.ws_deflate += c->pmd_bits != 0;
 	srv_log(s, c, WSK_LOG_INFO, "connect", 0, NULL, 1);
 	if (restlen)
 		srv_conn_ws_input(c, (const uint8_t *)rest, restlen);

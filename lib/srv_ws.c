@@ -10,8 +10,10 @@ static void ws_frame_start(wslay_event_context_ptr ctx,
 			   const struct wslay_event_on_frame_recv_start_arg *a,
 			   void *arg);
 static void ws_frame_end(wslay_event_context_ptr ctx, void *arg);
-static void send_text(struct conn *c, const char *json, size_t len);
+static void send_msg(struct conn *c, uint8_t opcode, const void *p, size_t len);
 static int rate_ok(struct conn *c);
+static int inflate_msg(struct conn *c, uint8_t opcode, const uint8_t **msg,
+		       size_t *len);
 static void ws_msg(wslay_event_context_ptr ctx,
 		   const struct wslay_event_on_msg_recv_arg *a, void *arg);
 static wslay_event_context_ptr ctx_get(struct conn *c);
@@ -128,11 +130,56 @@ static void ws_frame_end(wslay_event_context_ptr ctx, void *arg)
 	c->cur_frame = 0;
 }
 
-static void send_text(struct conn *c, const char *json, size_t len)
+/* Compresses a message for the clients that negotiated
+ * permessage-deflate: the RSV1 frame, or NULL when deflate is off, the
+ * message is short, or it does not come out smaller (the plain frame is
+ * then the one to send). *oom is set when memory ran out. */
+static struct wsk_chunk *deflated(struct wsk_server *s, uint8_t opcode,
+				  const void *p, size_t len, int *oom)
 {
-	struct wsk_chunk *ch =
-	    wsk_encode(c->srv->enc, WSLAY_TEXT_FRAME, json, len);
+	const uint8_t *z;
+	long n;
 
+	if (!s->deflater || len < WSK_PMD_MIN_SIZE)
+		return NULL;
+	n = wsk_deflate(s->deflater, p, len, &z);
+	if (n < 0) {
+		*oom = 1;
+		return NULL;
+	}
+	if ((size_t)n >= len)
+		return NULL;
+	return wsk_encode_rsv(s->enc, opcode, WSLAY_RSV1_BIT, z, (size_t)n);
+}
+
+struct wsk_chunk *srv_text_frame(struct wsk_server *s, const char *json,
+				 size_t len)
+{
+	struct wsk_chunk *ch = wsk_encode(s->enc, WSLAY_TEXT_FRAME, json, len);
+	int oom = 0;
+
+	if (!ch)
+		return NULL;
+	ch->alt = deflated(s, WSLAY_TEXT_FRAME, json, len, &oom);
+	if (oom && !ch->alt) {
+		wsk_chunk_unref(ch);
+		return NULL;
+	}
+	return ch;
+}
+
+/* Sends a message of c's own (a reply, an echo): compressed when c
+ * negotiated permessage-deflate and its window takes the message. */
+static void send_msg(struct conn *c, uint8_t opcode, const void *p, size_t len)
+{
+	struct wsk_server *s = c->srv;
+	struct wsk_chunk *ch = NULL;
+	int oom = 0;
+
+	if (c->pmd_bits && len <= wsk_pmd_max_for(c->pmd_bits))
+		ch = deflated(s, opcode, p, len, &oom);
+	if (!ch && !oom)
+		ch = wsk_encode(s->enc, opcode, p, len);
 	if (!ch) {
 		srv_conn_close(c);
 		return;
@@ -164,15 +211,22 @@ static void ws_msg(wslay_event_context_ptr ctx,
 {
 	struct wsk_server *s = arg;
 	struct conn *c = s->cur;
+	const uint8_t *msg = a->msg;
+	size_t msg_len = a->msg_length, len;
 	char *reply;
-	size_t len;
 
 	(void)ctx;
 	if (c->state != ST_WS)
 		return;
+	/* wslay lets RSV1 through only on the first frame of a data message
+	 * of a client that negotiated permessage-deflate (ctx_get). */
+	if (a->rsv & WSLAY_RSV1_BIT) {
+		if (inflate_msg(c, a->opcode, &msg, &msg_len) < 0)
+			return;
+	}
 	if (a->opcode == WSLAY_TEXT_FRAME || a->opcode == WSLAY_BINARY_FRAME) {
 		s->m.msgs_in++;
-		s->m.bytes_in += a->msg_length;
+		s->m.bytes_in += msg_len;
 		if (!rate_ok(c)) {
 			static const char err[] =
 			    "{\"type\":\"ERROR\",\"error\":\"rate limit "
@@ -180,32 +234,24 @@ static void ws_msg(wslay_event_context_ptr ctx,
 
 			srv_log(s, c, WSK_LOG_WARN, "close", 1008,
 				"rate limit exceeded", 0);
-			send_text(c, err, sizeof(err) - 1);
+			send_msg(c, WSLAY_TEXT_FRAME, err, sizeof(err) - 1);
 			srv_ws_close(c, 1008, "rate limit exceeded");
 			return;
 		}
 	}
 	if (s->opts.echo && (a->opcode == WSLAY_TEXT_FRAME ||
 			     a->opcode == WSLAY_BINARY_FRAME)) {
-		struct wsk_chunk *ch =
-		    wsk_encode(s->enc, a->opcode, a->msg, a->msg_length);
-
-		if (!ch) {
-			srv_conn_close(c);
-			return;
-		}
-		srv_push(c, ch);
-		wsk_chunk_unref(ch);
+		send_msg(c, a->opcode, msg, msg_len);
 		return;
 	}
 	if (a->opcode == WSLAY_TEXT_FRAME) {
-		reply = wsk_proto_reply((const char *)a->msg, a->msg_length,
+		reply = wsk_proto_reply((const char *)msg, msg_len,
 					wsk_now_ms(), &len);
 		if (!reply) {
 			srv_conn_close(c);
 			return;
 		}
-		send_text(c, reply, len);
+		send_msg(c, WSLAY_TEXT_FRAME, reply, len);
 		free(reply);
 	} else if (a->opcode == WSLAY_BINARY_FRAME) {
 		srv_log(s, c, WSK_LOG_WARN, "close", 1003, "binary message", 0);
@@ -216,6 +262,42 @@ static void ws_msg(wslay_event_context_ptr ctx,
 		srv_hub_remove(c);
 		c->state = ST_CLOSING;
 	}
+}
+
+/* Inflates a compressed message in the server's one inflater: clients
+ * compress without context takeover, as our answer told them. wslay does
+ * not check the UTF-8 of a text message with RSV1 set, so it is checked
+ * here, on the inflated text. Returns 0, or -1 after closing c. */
+static int inflate_msg(struct conn *c, uint8_t opcode, const uint8_t **msg,
+		       size_t *len)
+{
+	struct wsk_server *s = c->srv;
+	long n =
+	    wsk_inflate(s->inflater, *msg, *len, s->opts.max_message, 0, msg);
+	uint16_t code = 0;
+	const char *why = NULL;
+
+	if (n == WSK_PMD_E_BIG) {
+		code = 1009;
+		why = "message too big";
+	} else if (n == WSK_PMD_E_DATA) {
+		code = 1007;
+		why = "invalid compressed data";
+	} else if (n < 0) {
+		srv_conn_close(c);
+		return -1;
+	} else if (opcode == WSLAY_TEXT_FRAME &&
+		   !wsk_utf8_valid(*msg, (size_t)n)) {
+		code = 1007;
+		why = "invalid UTF-8";
+	}
+	if (code) {
+		srv_log(s, c, WSK_LOG_WARN, "close", code, why, 0);
+		srv_ws_close(c, code, why);
+		return -1;
+	}
+	*len = (size_t)n;
+	return 0;
 }
 
 static wslay_event_context_ptr ctx_get(struct conn *c)
@@ -235,6 +317,9 @@ static wslay_event_context_ptr ctx_get(struct conn *c)
 		wslay_event_config_set_max_recv_msg_length(ctx,
 							   s->opts.max_message);
 	}
+	/* Pooled contexts serve clients with and without deflate. */
+	wslay_event_config_set_allowed_rsv_bits(
+	    ctx, c->pmd_bits ? WSLAY_RSV1_BIT : WSLAY_RSV_NONE);
 	if (c->close_sent) {
 		/* Our close went out already as an encoded frame: let the
 		 * context believe it sent it, and drop its copy. */
@@ -349,8 +434,7 @@ void srv_send_initial(struct conn *c)
 	if (!s->initial) {
 		json = wsk_events_json_initial(&s->events, &len);
 		if (json)
-			s->initial =
-			    wsk_encode(s->enc, WSLAY_TEXT_FRAME, json, len);
+			s->initial = srv_text_frame(s, json, len);
 		free(json);
 	}
 	if (!s->initial) {

@@ -55,8 +55,8 @@ teardown() {
 		'.headers.connection | ascii_downcase == "upgrade"' \
 		".headers[\"sec-websocket-accept\"] == \"$ACCEPT\"" \
 		'.headers | has("sec-websocket-protocol") or has("sec-websocket-extensions") | not'
-	# Any other key, computed here independently; offered extensions and
-	# subprotocols are declined.
+	# Any other key, computed here independently; an offered subprotocol
+	# is declined, permessage-deflate accepted (010-ws-serve-deflate.bats).
 	key=$(head -c 16 /dev/urandom | base64)
 	want=$(printf '%s258EAFA5-E914-47DA-95CA-C5AB0DC85B11' "$key" | openssl sha1 -binary | base64)
 	run -0 request 'GET / HTTP/1.1' 'Host: x' 'Upgrade: websocket' 'Connection: Upgrade' \
@@ -65,7 +65,8 @@ teardown() {
 		'Sec-WebSocket-Protocol: chat'
 	check "${lines[0]}" \
 		".status == 101 and .headers[\"sec-websocket-accept\"] == \"$want\"" \
-		'.headers | has("sec-websocket-protocol") or has("sec-websocket-extensions") | not'
+		'.headers | has("sec-websocket-protocol") | not' \
+		'.headers["sec-websocket-extensions"] == "permessage-deflate; server_no_context_takeover; client_no_context_takeover"'
 }
 
 @test "handshake: header names and tokens are matched in any case" {

@@ -59,16 +59,38 @@ expected() {
 	fi
 }
 
+# The terms ws-serve answers every permessage-deflate offer with.
+PMD_ANSWER="permessage-deflate; server_no_context_takeover; client_no_context_takeover"
+
 @test "conformance: python3-websockets client, echo of 0 B to 16 MiB, whole, in fragments, a ping between" {
 	start_server --echo --max-message 16M
 	run -0 --separate-stderr conform client "$URL" --fragments 65536
 	assert_equal "$output" "$(expected fragments)"
+	# websockets offers permessage-deflate: every message went compressed.
+	[[ $stderr == *"extensions $PMD_ANSWER"* ]] || fail "$stderr"
+}
+
+@test "conformance: python3-websockets client without permessage-deflate against ws-serve --no-deflate" {
+	start_server --echo --max-message 16M --no-deflate
+	run -0 --separate-stderr conform client "$URL" --fragments 16
+	assert_equal "$output" "$(expected | sed '$a ok text in 16 fragments')"
+	[[ $stderr == *"extensions None"* ]] || fail "$stderr"
 }
 
 @test "conformance: npm ws client, echo of 0 B to 16 MiB, UTF-8 split across fragments" {
 	start_server --echo --max-message 16M
 	run -0 --separate-stderr npm_peer client "$URL" --fragments 65536
 	assert_equal "$output" "$(expected utf8 fragments)"
+	[[ $stderr == *"extensions "$'\n'* || $stderr == *"extensions " ]] ||
+		fail "the peer runs without deflate here: $stderr"
+}
+
+@test "conformance: npm ws client with permessage-deflate, every message compressed, 0 B to 16 MiB" {
+	start_server --echo --max-message 16M
+	WSK_PEER_DEFLATE=1 run -0 --separate-stderr npm_peer client "$URL" --fragments 1024
+	assert_equal "$output" "$(expected utf8 | sed '$a ok text in 1024 fragments')"
+	# ws names the extensions agreed, without their parameters.
+	[[ $stderr == *"extensions permessage-deflate"* ]] || fail "$stderr"
 }
 
 @test "conformance: header names and tokens in any case (upgrade: WebSocket)" {
@@ -91,22 +113,18 @@ need_watch_echo() {
 # that ws-watch ends with 0. Leaves the peer's checks in $output and its
 # exit status in PEER_RC.
 watch_against() {
-	local out="$BATS_TEST_TMPDIR/peer.out" port i
+	local out="$BATS_TEST_TMPDIR/peer.out"
 	"$@" server >"$out" 2>&1 &
 	PEER_PID=$!
-	for i in $(seq 1 200); do
-		port=$(awk '/^listening / { print $2 }' "$out")
-		[ -n "$port" ] && break
-		sleep 0.05
-	done
-	[ -n "$port" ] || { cat "$out"; fail "the peer server did not start"; }
+	wait_for_peer "$out" || { cat "$out"; fail "the peer server did not start"; }
 	run -0 timeout 90 bash -c '"$0" --echo --no-reconnect -q "$1" >/dev/null' \
-		"$BIN/ws-watch" "ws://127.0.0.1:$port/"
+		"$BIN/ws-watch" "ws://127.0.0.1:$PORT/"
 	run -0 timeout 30 tail --pid="$PEER_PID" -f /dev/null
 	PEER_RC=0
 	wait "$PEER_PID" || PEER_RC=$?
 	PEER_PID=
-	run -0 grep -v '^listening ' "$out"
+	PEER_EXT=$(grep -o 'extensions .*' "$out" || true)
+	run -0 grep -v -e '^listening ' -e ': extensions ' "$out"
 }
 
 @test "conformance: ws-watch --echo against a python3-websockets server" {
@@ -114,6 +132,9 @@ watch_against() {
 	watch_against "$PY" "$TOP/tests/peers/conform.py" --timeout 60
 	assert_equal "$output" "$(expected)"
 	[ "$PEER_RC" -eq 0 ]
+	# ws-watch offers permessage-deflate; websockets keeps its context
+	# between messages, so ws-watch inflates with a window of its own.
+	[[ $PEER_EXT == "extensions permessage-deflate"* ]] || fail "$PEER_EXT"
 }
 
 @test "conformance: ws-watch --echo against an npm ws server" {
@@ -123,4 +144,15 @@ watch_against() {
 	WSK_PEER_TIMEOUT=60 watch_against node "$NPM_PEER/peer.mjs"
 	assert_equal "$output" "$(expected utf8)"
 	[ "$PEER_RC" -eq 0 ]
+}
+
+@test "conformance: ws-watch --echo against an npm ws server with permessage-deflate (context takeover)" {
+	need_watch_echo
+	[ -d "$NPM_PEER/node_modules/ws" ] ||
+		fail "the npm ws peer is not installed: npm ci --prefix tests/peers/npm failed"
+	WSK_PEER_DEFLATE=1 WSK_PEER_TIMEOUT=60 watch_against node "$NPM_PEER/peer.mjs"
+	assert_equal "$output" "$(expected utf8)"
+	[ "$PEER_RC" -eq 0 ]
+	[[ $PEER_EXT == "extensions permessage-deflate"* ]] || fail "$PEER_EXT"
+	[[ $PEER_EXT != *no_context_takeover* ]] || fail "$PEER_EXT"
 }

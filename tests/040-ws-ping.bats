@@ -284,8 +284,31 @@ count_lines() {
 	[[ ${lines[3]} =~ ^3\ opened\ in\ [0-9]+\ ms,\ [0-9.]+\ handshakes/s$ ]]
 	[[ ${lines[4]} =~ ^handshake\ p50/p90/p99/max\ =\ $ms/$ms/$ms/$ms\ ms$ ]]
 	[[ ${lines[5]} =~ ^[0-9]+\ updates,\ [0-9]+\ deliveries\ in\ [0-9]+\ ms,\ [0-9.]+\ deliveries/s,\ 0\ missed$ ]]
-	[[ ${lines[6]} =~ ^latency\ p50/p90/p99/max\ =\ $ms/$ms/$ms/$ms\ ms$ ]]
-	[[ ${lines[7]} =~ ^spread\ p50/p90/p99/max\ =\ $ms/$ms/$ms/$ms\ ms\ over\ [0-9]+\ updates$ ]]
+	[[ ${lines[6]} =~ ^[0-9.]+\ bytes\ on\ the\ wire\ per\ delivery,\ messages\ of\ [0-9.]+\ bytes$ ]]
+	[[ ${lines[7]} =~ ^latency\ p50/p90/p99/max\ =\ $ms/$ms/$ms/$ms\ ms$ ]]
+	[[ ${lines[8]} =~ ^spread\ p50/p90/p99/max\ =\ $ms/$ms/$ms/$ms\ ms\ over\ [0-9]+\ updates$ ]]
+}
+
+@test "--subscribe --deflate: compressed updates take fewer bytes on the wire than plain ones" {
+	start_server --interval 10-20
+	# Plain, each UPDATE costs its bytes plus a frame header; compressed,
+	# fewer bytes than the message itself.
+	run -0 --separate-stderr "$WP" --subscribe -C 5 -w 2 --json "$URL"
+	run -0 jq -e '.deliveries > 0 and .missed == 0 and
+		.wire_bytes_per_delivery > .message_bytes_per_delivery' <<<"$output"
+	run -0 --separate-stderr "$WP" --subscribe -C 5 -w 2 --json --deflate "$URL"
+	run -0 jq -e '.deliveries > 0 and .missed == 0 and
+		.message_bytes_per_delivery > 100 and
+		.wire_bytes_per_delivery < .message_bytes_per_delivery' <<<"$output"
+	# And the plain text output says it too.
+	run -0 --separate-stderr "$WP" --subscribe -C 2 -w 1 --deflate "$URL"
+	assert_line --regexp '^[0-9.]+ bytes on the wire per delivery, messages of [0-9.]+ bytes$'
+}
+
+@test "--deflate: probes padded past 64 bytes are answered" {
+	start_server
+	run -0 --separate-stderr "$WP" --deflate -c 2 -i 0.1 -s 300 "$URL"
+	assert_line --regexp "^2 probes sent, 2 received, 0(\.0)?% loss"
 }
 
 @test "--subscribe counts gaps in seq after INITIAL as missed: status 1" {

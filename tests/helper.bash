@@ -23,6 +23,19 @@ start_server() {
 	SERVERS="${SERVERS:-} $SERVER_PID"
 }
 
+# wait_for_peer LOG: waits up to 10 s for a test peer's "listening PORT"
+# line in LOG (tests/peers/*: raw.py serve, conform.py, peer.mjs) and sets
+# PORT.
+wait_for_peer() {
+	local i
+	for i in $(seq 1 200); do
+		PORT=$(awk '/^listening / { print $2; exit }' "$1" 2>/dev/null)
+		[ -n "$PORT" ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
 # wait_for_port LOG: waits up to 10 s for "listening on ...:PORT" in LOG.
 wait_for_port() {
 	local i line

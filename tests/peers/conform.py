@@ -23,6 +23,9 @@ server: listens on 127.0.0.1, prints "listening PORT" on stdout, and runs
   echo; the Ping goes from the server in the middle of a fragmented message.
   Then it closes with 1000 and exits.
 
+Both client and server print the permessage-deflate terms agreed on
+standard error: "conform.py: extensions VALUE" (None when there are none).
+
 Exit status: 0 every check passed; 1 a check failed or timed out.
 """
 import asyncio
@@ -85,10 +88,18 @@ async def round_trips(send, recv, ping):
     return bad
 
 
+def tell_extensions(ws):
+    """The permessage-deflate terms agreed, on standard error (websockets
+    offers and accepts the extension by default)."""
+    ext = ws.response_headers.get("Sec-WebSocket-Extensions")
+    print("conform.py: extensions %s" % ext, file=sys.stderr, flush=True)
+
+
 async def client(url, nfrag, timeout):
     ws = await websockets.connect(url, max_size=None, ping_interval=None,
                                   open_timeout=timeout, close_timeout=5)
     bad = 0
+    tell_extensions(ws)
 
     async def send(m):
         if isinstance(m, list):
@@ -179,6 +190,7 @@ async def server(timeout):
 
     async def handler(ws, path=None):
         bad = 0
+        tell_extensions(ws)
 
         async def send(m):
             await ws.send(iter(m) if isinstance(m, list) else m)

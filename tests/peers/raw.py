@@ -3,7 +3,8 @@
 never send, and HTTP read exactly as it arrives.
 
 usage: raw.py [--timeout S] http PORT [--head] [--count N] [--tell]
-       raw.py [--timeout S] ws PORT [--path P] STEP...
+       raw.py [--timeout S] ws PORT [--path P] [--ext OFFER] STEP...
+       raw.py [--timeout S] serve [--ext ANSWER] STEP...
 
 http: sends standard input in one write, then reads responses until the
   server closes (or N responses have arrived) and prints each as a JSON
@@ -12,28 +13,45 @@ http: sends standard input in one write, then reads responses until the
   --head: the responses have no body (answers to HEAD).
   --tell: print "connected" on standard error once the request is sent.
 
-ws: does a valid opening handshake for PATH (default /), then runs the steps:
+ws: does a valid opening handshake for PATH (default /), with OFFER as its
+  Sec-WebSocket-Extensions header if given (the answer's is printed as
+  "extensions VALUE", or "extensions" alone when there is none), then runs
+  the steps:
   FLAGS:OP:PAYLOAD  send a frame. FLAGS: F fin, M masked, 1 2 3 the RSV bits
                     (any order, may be empty); OP the opcode in decimal;
-                    PAYLOAD hex bytes, or HEX*N for HEX repeated N times.
+                    PAYLOAD hex bytes, or HEX*N for HEX repeated N times,
+                    or t=TEXT for TEXT as UTF-8, z=TEXT for TEXT deflated
+                    the way permessage-deflate sends it, zx=HEX for those
+                    bytes deflated, zx=HEX*N for them repeated N times.
   wait:KIND         read frames until one of KIND (text, binary, ping, pong,
                     close, cont) arrives; wait:close is also met by the end
                     of the connection.
-  Every frame read is printed on a line: "text PAYLOAD", "binary HEX",
+  Every frame read is printed on a line (prefixed "deflate-" with the
+  payload inflated when RSV1 is set): "text PAYLOAD", "binary HEX",
   "ping HEX", "pong HEX", "cont HEX" (the kind alone for an empty
   payload), "close CODE" (or "close" without a code), and the end of the
   connection as "eof".
+
+serve: a WebSocket server for one client, to test clients with what a
+  real server would not send. Listens on 127.0.0.1, prints "listening
+  PORT", answers the first handshake with 101 (with ANSWER as its
+  Sec-WebSocket-Extensions header if given), prints the client's
+  extension offer as "offer VALUE" ("offer" alone for none), then runs
+  the steps as ws does (frames from a server are unmasked: leave out M).
 
 Exit status: 0 done; 1 timeout or error; 2 the handshake was refused (its
 status line is printed); 4 the connection ended before a wait was met.
 """
 import base64
+import hashlib
 import json
 import os
 import socket
 import struct
 import sys
+import zlib
 
+GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 OPS = {0: "cont", 1: "text", 2: "binary", 8: "close", 9: "ping", 10: "pong"}
 
 
@@ -42,9 +60,10 @@ class Closed(Exception):
 
 
 class Peer:
-    def __init__(self, port, timeout):
-        self.sock = socket.create_connection(("127.0.0.1", port),
-                                             timeout=timeout)
+    def __init__(self, port, timeout, sock=None):
+        self.sock = sock or socket.create_connection(("127.0.0.1", port),
+                                                     timeout=timeout)
+        self.sock.settimeout(timeout)
         self.buf = b""
         self.eof = False
 
@@ -135,13 +154,31 @@ def http(peer, head_only, count, tell):
     return 0
 
 
+def deflate(data):
+    """One message compressed on its own, less the final 00 00 ff ff."""
+    c = zlib.compressobj(wbits=-15)
+    out = c.compress(data) + c.flush(zlib.Z_SYNC_FLUSH)
+    assert out.endswith(b"\x00\x00\xff\xff")
+    return out[:-4]
+
+
+def hexes(spec):
+    if "*" in spec:
+        h, _, times = spec.partition("*")
+        return bytes.fromhex(h) * int(times)
+    return bytes.fromhex(spec)
+
+
 def frame(spec):
     flags, op, payload = spec.split(":", 2)
-    if "*" in payload:
-        h, _, times = payload.partition("*")
-        data = bytes.fromhex(h) * int(times)
+    if payload.startswith("t="):
+        data = payload[2:].encode()
+    elif payload.startswith("z="):
+        data = deflate(payload[2:].encode())
+    elif payload.startswith("zx="):
+        data = deflate(hexes(payload[3:]))
     else:
-        data = bytes.fromhex(payload)
+        data = hexes(payload)
     b0 = int(op) & 15
     b0 |= 0x80 if "F" in flags else 0
     b0 |= 0x40 if "1" in flags else 0
@@ -174,26 +211,40 @@ def read_frame(peer):
     if key:
         data = bytes(b ^ key[i % 4] for i, b in enumerate(data))
     kind = OPS.get(b0 & 15, "op%d" % (b0 & 15))
+    prefix = ""
+    if b0 & 0x40:
+        prefix = "deflate-"
+        data = zlib.decompressobj(wbits=-15).decompress(
+            data + b"\x00\x00\xff\xff")
     if kind == "text":
-        line = "text " + data.decode("utf-8", "replace")
+        line = prefix + "text " + data.decode("utf-8", "replace")
     elif kind == "close":
         line = "close" + (" %d" % struct.unpack("!H", data[:2]) if n >= 2
                           else "")
     else:
-        line = kind + (" " + data.hex() if data else "")
+        line = prefix + kind + (" " + data.hex() if data else "")
     print(line, flush=True)
     return kind
 
 
-def ws(peer, path, steps):
+def ws(peer, path, ext, steps):
     key = base64.b64encode(os.urandom(16)).decode()
+    offer = "Sec-WebSocket-Extensions: %s\r\n" % ext if ext is not None else ""
     peer.send(("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
-               "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
-               "Sec-WebSocket-Version: 13\r\n\r\n" % (path, key)).encode())
+               "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n%s"
+               "Sec-WebSocket-Version: 13\r\n\r\n" % (path, key, offer)).encode())
     head = peer.until(b"\r\n\r\n")
-    if parse_head(head)[1] != 101:
+    _, status, _, headers = parse_head(head)
+    if status != 101:
         print(head.split(b"\r\n")[0].decode("latin-1"), flush=True)
         return 2
+    if ext is not None:
+        answer = headers.get("sec-websocket-extensions")
+        print("extensions" + (" " + answer if answer else ""), flush=True)
+    return run_steps(peer, steps)
+
+
+def run_steps(peer, steps):
     for step in steps:
         if step.startswith("wait:"):
             want = step[5:]
@@ -208,16 +259,49 @@ def ws(peer, path, steps):
     return 0
 
 
+def serve(timeout, ext, steps):
+    lsock = socket.socket()
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(1)
+    lsock.settimeout(timeout)
+    print("listening %d" % lsock.getsockname()[1], flush=True)
+    sock, _ = lsock.accept()
+    peer = Peer(0, timeout, sock)
+    head = peer.until(b"\r\n\r\n")
+    headers = {}
+    for line in head.decode("latin-1").split("\r\n")[1:]:
+        if line:
+            k, _, v = line.partition(":")
+            headers[k.strip().lower()] = v.strip()
+    accept = base64.b64encode(hashlib.sha1(
+        (headers.get("sec-websocket-key", "") + GUID).encode()).digest())
+    answer = "Sec-WebSocket-Extensions: %s\r\n" % ext if ext is not None else ""
+    peer.send(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+              b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept +
+              b"\r\n" + answer.encode() + b"\r\n")
+    offer = headers.get("sec-websocket-extensions")
+    print("offer" + (" " + offer if offer else ""), flush=True)
+    return run_steps(peer, steps)
+
+
 def main(argv):
     timeout = 10.0
     if len(argv) >= 2 and argv[0] == "--timeout":
         timeout = float(argv[1])
         argv = argv[2:]
-    if len(argv) < 2 or argv[0] not in ("http", "ws"):
+    if argv[:1] == ["serve"]:
+        argv = ["serve", "0"] + argv[1:]
+    if len(argv) < 2 or argv[0] not in ("http", "ws", "serve"):
         print(__doc__, file=sys.stderr)
         return 1
     mode, port, rest = argv[0], int(argv[1]), argv[2:]
+    other = "client" if mode == "serve" else "server"
     try:
+        if mode == "serve":
+            ext = None
+            if rest[:1] == ["--ext"]:
+                ext, rest = rest[1], rest[2:]
+            return serve(timeout, ext, rest)
         peer = Peer(port, timeout)
         if mode == "http":
             head_only = "--head" in rest
@@ -225,15 +309,19 @@ def main(argv):
             if "--count" in rest:
                 count = int(rest[rest.index("--count") + 1])
             return http(peer, head_only, count, "--tell" in rest)
-        path = "/"
-        if rest[:1] == ["--path"]:
-            path, rest = rest[1], rest[2:]
-        return ws(peer, path, rest)
+        path, ext = "/", None
+        while rest[:1] in (["--path"], ["--ext"]):
+            if rest[0] == "--path":
+                path = rest[1]
+            else:
+                ext = rest[1]
+            rest = rest[2:]
+        return ws(peer, path, ext, rest)
     except socket.timeout:
         print("raw.py: timed out after %g s" % timeout, file=sys.stderr)
         return 1
     except Closed:
-        print("raw.py: the server closed the connection", file=sys.stderr)
+        print("raw.py: the %s closed the connection" % other, file=sys.stderr)
         return 4
     except OSError as e:
         print("raw.py: %s" % e, file=sys.stderr)

@@ -169,6 +169,11 @@ test("Connect shows the five events with the server's scores", async (t) => {
   equal(await page.getByRole("button", { name: "Disconnect", exact: true }).count(), 1, "Disconnect button");
   const names = await page.locator("#cards .card .name").allTextContents();
   equal(names, want.names, "card names");
+  // Chromium offers permessage-deflate and the server takes it: the scores
+  // above arrived compressed.
+  const metrics = await (await fetch(`${srv.http}/metrics`)).text();
+  check(/^wskit_handshakes_deflate_total [1-9]/m.test(metrics),
+        "the browser's handshake agreed on permessage-deflate");
   noProblems(page);
 });
 

@@ -15,12 +15,16 @@
 //   checks against the first client (ws-watch --echo), closes with 1000
 //   and exits.
 // Exit status: 0 every check passed; 1 otherwise. Each run is bounded by
-// WSK_PEER_TIMEOUT seconds (default 60).
+// WSK_PEER_TIMEOUT seconds (default 60). With WSK_PEER_DEFLATE=1 the peer
+// offers (client) or accepts (server, with context takeover) permessage-
+// deflate, compressing every message, and prints the agreed extension on
+// standard error ("peer.mjs: extensions permessage-deflate; ...").
 import { WebSocket, WebSocketServer } from "ws";
 
 const SIZES = [0, 125, 126, 64 * 1024, 1024 * 1024, 16 * 1024 * 1024];
 const MAX = 64 * 1024 * 1024;
 const timeout = Number(process.env.WSK_PEER_TIMEOUT || 60) * 1000;
+const deflate = process.env.WSK_PEER_DEFLATE === "1" ? { threshold: 0 } : false;
 let bad = 0;
 
 function out(line) {
@@ -124,12 +128,13 @@ async function roundTrips(ws, recv, { utf8 }) {
 }
 
 async function client(url, nfrag) {
-	const ws = new WebSocket(url, { maxPayload: MAX, perMessageDeflate: false });
+	const ws = new WebSocket(url, { maxPayload: MAX, perMessageDeflate: deflate });
 	const recv = receiver(ws);
 	await new Promise((resolve, reject) => {
 		ws.once("open", resolve);
 		ws.once("error", reject);
 	});
+	process.stderr.write(`peer.mjs: extensions ${ws.extensions}\n`);
 	await roundTrips(ws, recv, { utf8: true });
 	const msg = Buffer.alloc(nfrag, "x");
 	const t0 = Date.now();
@@ -146,10 +151,11 @@ async function client(url, nfrag) {
 
 async function server() {
 	const wss = new WebSocketServer({ host: "127.0.0.1", port: 0,
-					  maxPayload: MAX, perMessageDeflate: false });
+					  maxPayload: MAX, perMessageDeflate: deflate });
 	await new Promise((r) => wss.once("listening", r));
 	out(`listening ${wss.address().port}`);
 	const ws = await new Promise((r) => wss.once("connection", r));
+	process.stderr.write(`peer.mjs: extensions ${ws.extensions}\n`);
 	const recv = receiver(ws);
 	await roundTrips(ws, recv, { utf8: true });
 	await new Promise((r) => {
