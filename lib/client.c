@@ -1,5 +1,6 @@
 #include "client.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
 #include <openssl/rand.h>
@@ -56,6 +57,7 @@ struct setup {
 	uint64_t t_start, t_connect, t_tls, t_sent;
 	uint64_t resolve_us, connect_us, tls_us;
 	int last_err; /* libuv error of the last connect attempt */
+	int bind_err; /* last_err came from binding to opts.bind */
 	struct wsk_http http;
 };
 
@@ -754,6 +756,7 @@ static void on_connected(uv_connect_t *req, int status)
 		return;
 	if (status < 0) {
 		s->last_err = status;
+		s->bind_err = 0;
 		recycle_tcp(c);
 		return;
 	}
@@ -819,6 +822,29 @@ static void connect_next(struct wsk_client *c)
 	const struct sockaddr *sa = next_addr(s);
 	int r;
 
+	/* A source address can only be bound by a socket of its family. */
+	while (sa && s->has_bind && sa->sa_family != s->bind.ss_family) {
+		s->last_err = UV_EAFNOSUPPORT;
+		s->bind_err = 1;
+		sa = next_addr(s);
+	}
+	if (!sa && s->bind_err) {
+		/* Say which: a source address that is not this machine's
+		 * looks like any connect failure otherwise. */
+		char ip[INET6_ADDRSTRLEN] = "?";
+
+		if (s->bind.ss_family == AF_INET6)
+			inet_ntop(AF_INET6,
+				  &((struct sockaddr_in6 *)&s->bind)->sin6_addr,
+				  ip, sizeof(ip));
+		else
+			inet_ntop(AF_INET,
+				  &((struct sockaddr_in *)&s->bind)->sin_addr,
+				  ip, sizeof(ip));
+		finish(c, WSK_CLIENT_E_CONNECT, "cannot bind to %s: %s", ip,
+		       uv_strerror(s->last_err));
+		return;
+	}
 	if (!sa) {
 		finish(c, WSK_CLIENT_E_CONNECT, "%s",
 		       s->last_err ? uv_strerror(s->last_err)
@@ -837,6 +863,7 @@ static void connect_next(struct wsk_client *c)
 	r = 0;
 	if (s->has_bind)
 		r = uv_tcp_bind(&c->tcp, (const struct sockaddr *)&s->bind, 0);
+	s->bind_err = r < 0;
 	if (r == 0) {
 		s->t_connect = uv_hrtime();
 		r = uv_tcp_connect(&s->creq, &c->tcp, sa, on_connected);
