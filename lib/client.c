@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <openssl/rand.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -816,6 +817,30 @@ static size_t sa_len(const struct sockaddr *sa)
 					 : sizeof(struct sockaddr_in);
 }
 
+/* Binds the socket to opts.bind, leaving the port to connect(). A bind()
+ * to port 0 must pick a port free towards every destination, searching
+ * the ephemeral range through every socket bound there: slow with tens of
+ * thousands of them, and it caps the address at one connection per port.
+ * With IP_BIND_ADDRESS_NO_PORT (Linux 4.2) connect() picks the port, as
+ * without a bind, knowing the destination. Where the option is missing,
+ * bind() picks the port as before. */
+static int bind_source(struct wsk_client *c)
+{
+	uv_os_fd_t fd;
+	int on = 1;
+
+#ifdef IP_BIND_ADDRESS_NO_PORT
+	if (uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0)
+		setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &on,
+			   sizeof(on));
+#else
+	(void)fd;
+	(void)on;
+#endif
+	return uv_tcp_bind(&c->tcp, (const struct sockaddr *)&c->setup->bind,
+			   0);
+}
+
 static void connect_next(struct wsk_client *c)
 {
 	struct setup *s = c->setup;
@@ -851,7 +876,9 @@ static void connect_next(struct wsk_client *c)
 				   : "no address to connect to");
 		return;
 	}
-	r = uv_tcp_init(c->cl->loop, &c->tcp);
+	/* With a source address the socket must exist before the bind. */
+	r = s->has_bind ? uv_tcp_init_ex(c->cl->loop, &c->tcp, sa->sa_family)
+			: uv_tcp_init(c->cl->loop, &c->tcp);
 	if (r < 0) {
 		finish(c, WSK_CLIENT_E_CONNECT, "%s", uv_strerror(r));
 		return;
@@ -860,9 +887,7 @@ static void connect_next(struct wsk_client *c)
 	c->tcp_state = TCP_ACTIVE;
 	c->st = ST_CONNECT;
 	memcpy(&s->peer, sa, sa_len(sa));
-	r = 0;
-	if (s->has_bind)
-		r = uv_tcp_bind(&c->tcp, (const struct sockaddr *)&s->bind, 0);
+	r = s->has_bind ? bind_source(c) : 0;
 	s->bind_err = r < 0;
 	if (r == 0) {
 		s->t_connect = uv_hrtime();
