@@ -69,6 +69,8 @@
 /* Descriptors kept aside for stdio, the loops and the resolver. */
 #define FDS_PER_LOOP 4
 #define FDS_SPARE 8
+/* --source addresses, at most. */
+#define SOURCES_MAX 256
 
 enum {
 	OPT_CONNECT_RATE = 256,
@@ -78,6 +80,7 @@ enum {
 	OPT_ORIGIN,
 	OPT_PIPELINE,
 	OPT_PROTOCOL,
+	OPT_SOURCE,
 	OPT_STORM,
 	OPT_SUBSCRIBE,
 	OPT_THREADS,
@@ -107,6 +110,7 @@ static const struct option long_options[] = {
     {"protocol", required_argument, NULL, OPT_PROTOCOL},
     {"quiet", no_argument, NULL, 'q'},
     {"size", required_argument, NULL, 's'},
+    {"source", required_argument, NULL, OPT_SOURCE},
     {"storm", no_argument, NULL, OPT_STORM},
     {"subscribe", no_argument, NULL, OPT_SUBSCRIBE},
     {"threads", required_argument, NULL, OPT_THREADS},
@@ -140,6 +144,9 @@ struct options {
 	int insecure;
 	int deflate; /* offer permessage-deflate */
 	struct wsk_tls_ctx *tls;
+	/* --source: local addresses the clients bind to, in turn. */
+	struct sockaddr_storage *sources;
+	size_t nsources;
 	uint64_t count;	      /* probes per connection; 0 = until stopped */
 	uint64_t interval_ns; /* between probes; 0 = back to back */
 	uint64_t timeout_ns;  /* -W: wait for each reply */
@@ -208,6 +215,7 @@ struct worker {
 	int stop_level; /* under lock: what the main thread asked for */
 
 	struct conn *conns;
+	long first; /* index of conns[0] among all the run's clients */
 	long nconns, started, connecting, live;
 	long window;
 	double rate; /* connections per second for this worker; 0 = any */
@@ -278,9 +286,10 @@ static void usage_synopsis(FILE *fp)
 	      "[--deflate]\n"
 	      "               [--json] [--mode app|frame] [--origin origin] "
 	      "[--pipeline k]\n"
-	      "               [--protocol proto] [--storm | --subscribe] "
-	      "[--threads n]\n"
-	      "               [--token token] [url]\n",
+	      "               [--protocol proto] [--source addr[,addr...]]\n"
+	      "               [--storm | --subscribe] [--threads n] "
+	      "[--token token]\n"
+	      "               [url]\n",
 	      fp);
 }
 
@@ -310,6 +319,9 @@ static void help(void)
 	    "  --protocol proto       ask for subprotocol proto",
 	    "  --connect-timeout secs give up connecting after secs (default "
 	    "10)",
+	    "  --source addr[,addr...]",
+	    "                         bind the clients to these local IP",
+	    "                         addresses, in turn",
 	    "  --token token          send Authorization: Bearer token",
 	    "                         (default $WS_TOKEN)",
 	    "  --cacert file          verify wss:// servers with the CAs in",
@@ -439,6 +451,43 @@ static unsigned cpu_count(void)
 	return n < 1 ? 1 : n > THREADS_MAX ? THREADS_MAX : (unsigned)n;
 }
 
+/* Adds the comma-separated IP literals of --source to o->sources. They
+ * must be of one family: every client but the first connects to the
+ * address the first one reached, which a source of the other family
+ * cannot. */
+static void parse_sources(struct options *o, const char *arg)
+{
+	const char *p = arg, *end;
+	char ip[INET6_ADDRSTRLEN + 1];
+	struct sockaddr_storage *ss;
+	size_t n;
+
+	do {
+		end = strchr(p, ',');
+		n = end ? (size_t)(end - p) : strlen(p);
+		if (n == 0 || n >= sizeof(ip))
+			usage_error("--source: '%.*s' is not an IP address",
+				    (int)n, p);
+		memcpy(ip, p, n);
+		ip[n] = '\0';
+		if (o->nsources == SOURCES_MAX)
+			usage_error("--source: at most %d addresses",
+				    SOURCES_MAX);
+		if (o->sources == NULL)
+			o->sources = xcalloc(SOURCES_MAX, sizeof(*o->sources));
+		ss = &o->sources[o->nsources];
+		if (uv_ip4_addr(ip, 0, (struct sockaddr_in *)ss) != 0 &&
+		    uv_ip6_addr(ip, 0, (struct sockaddr_in6 *)ss) != 0)
+			usage_error("--source: '%s' is not an IP address", ip);
+		if (o->nsources > 0 && ss->ss_family != o->sources[0].ss_family)
+			usage_error("--source: '%s' and the first address are "
+				    "not both IPv4 or both IPv6",
+				    ip);
+		o->nsources++;
+		p = end ? end + 1 : NULL;
+	} while (p != NULL);
+}
+
 static void parse_options(int argc, char **argv, struct options *o)
 {
 	char err[WSK_ERRLEN];
@@ -539,6 +588,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 		case OPT_CACERT: o->cacert = optarg; break;
 		case OPT_DEFLATE: o->deflate = 1; break;
 		case OPT_NO_DEFLATE: o->deflate = 0; break;
+		case OPT_SOURCE: parse_sources(o, optarg); break;
 		case 'k': o->insecure = 1; break;
 		case 'q': o->quiet = 1; break;
 		case 's':
@@ -1475,6 +1525,14 @@ static void conn_start(struct worker *w, struct conn *k)
 	co.deflate = o->deflate;
 	if (w->use_addr)
 		co.addr = (const struct sockaddr *)&w->addr;
+	/* By the client's place in the run, so that the sources take
+	 * equal shares whatever the threads, and a --storm client keeps
+	 * its own. */
+	if (o->nsources) {
+		size_t i = (size_t)(w->first + (k - w->conns)) % o->nsources;
+
+		co.bind = (const struct sockaddr *)&o->sources[i];
+	}
 	r = wsk_client_connect(&k->client, w->cl, &co, &client_cbs, k, err,
 			       sizeof(err));
 	if (r < 0) {
@@ -2144,6 +2202,7 @@ static void run_release(struct run *r, struct options *o)
 	free(r->workers);
 	uv_mutex_destroy(&r->lock);
 	free(o->headers);
+	free(o->sources);
 	wsk_tls_ctx_free(o->tls);
 	wsk_url_release(&o->url);
 }
@@ -2196,9 +2255,13 @@ int main(int argc, char **argv)
 	r->workers = xcalloc(r->nworkers, sizeof(*r->workers));
 	per = o->clients / (long)r->nworkers;
 	extra = o->clients % (long)r->nworkers;
-	for (i = 0; i < r->nworkers; i++)
+	for (i = 0; i < r->nworkers; i++) {
 		worker_init(&r->workers[i], r, i,
 			    per + ((long)i < extra ? 1 : 0));
+		r->workers[i].first =
+		    i == 0 ? 0
+			   : r->workers[i - 1].first + r->workers[i - 1].nconns;
+	}
 	r->t_start = uv_hrtime();
 	start_worker(r, 0);
 	if (r->started == 0)

@@ -43,9 +43,8 @@ static void usage(FILE *f)
 	    "                [--token token | --token-file file]\n"
 	    "                [--allow-origin origin] [--echo] [--no-deflate]\n"
 	    "                [--tls-cert file --tls-key file]\n"
-	    "                [--redis url] [--lease secs] [--stats-interval "
-	    "secs]\n"
-	    "                [--log-format text|json]\n"
+	    "                [--redis url] [--lease secs] [--reuseport]\n"
+	    "                [--stats-interval secs] [--log-format text|json]\n"
 	    "\n"
 	    "  -p, --port PORT           TCP port (default 3000; 0: a free "
 	    "one)\n"
@@ -88,6 +87,9 @@ static void usage(FILE *f)
 	    "instances\n"
 	    "                            through redis://HOST[:PORT][/DB]\n"
 	    "      --lease SECS          simulator lease in Redis (default 3)\n"
+	    "      --reuseport           share the port with other instances\n"
+	    "                            started with --reuseport\n"
+	    "                            (SO_REUSEPORT)\n"
 	    "      --stats-interval SECS log a summary line every SECS "
 	    "seconds\n"
 	    "      --log-format FMT      text (default) or json\n"
@@ -268,6 +270,7 @@ static void parse(int argc, char **argv, struct options *o)
 		OPT_TLSKEY,
 		OPT_REDIS,
 		OPT_LEASE,
+		OPT_REUSEPORT,
 		OPT_STATS,
 		OPT_LOGFMT,
 	};
@@ -295,6 +298,7 @@ static void parse(int argc, char **argv, struct options *o)
 	    {"tls-key", required_argument, NULL, OPT_TLSKEY},
 	    {"redis", required_argument, NULL, OPT_REDIS},
 	    {"lease", required_argument, NULL, OPT_LEASE},
+	    {"reuseport", no_argument, NULL, OPT_REUSEPORT},
 	    {"stats-interval", required_argument, NULL, OPT_STATS},
 	    {"log-format", required_argument, NULL, OPT_LOGFMT},
 	    {"quiet", no_argument, NULL, 'q'},
@@ -428,6 +432,7 @@ static void parse(int argc, char **argv, struct options *o)
 			if (o->srv.lease_ms < 300)
 				die_usage("--lease: at least 0.3 seconds");
 			break;
+		case OPT_REUSEPORT: o->srv.reuseport = 1; break;
 		case OPT_LOGFMT:
 			if (strcmp(optarg, "json") == 0)
 				o->json_log = 1;

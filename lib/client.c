@@ -1,7 +1,9 @@
 #include "client.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <openssl/rand.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -66,6 +68,7 @@ struct setup {
 	uint64_t t_start, t_connect, t_tls, t_sent;
 	uint64_t resolve_us, connect_us, tls_us;
 	int last_err; /* libuv error of the last connect attempt */
+	int bind_err; /* last_err came from binding to opts.bind */
 	struct wsk_http http;
 };
 
@@ -843,6 +846,7 @@ static void on_connected(uv_connect_t *req, int status)
 		return;
 	if (status < 0) {
 		s->last_err = status;
+		s->bind_err = 0;
 		recycle_tcp(c);
 		return;
 	}
@@ -902,19 +906,68 @@ static size_t sa_len(const struct sockaddr *sa)
 					 : sizeof(struct sockaddr_in);
 }
 
+/* Binds the socket to opts.bind, leaving the port to connect(). A bind()
+ * to port 0 must pick a port free towards every destination, searching
+ * the ephemeral range through every socket bound there: slow with tens of
+ * thousands of them, and it caps the address at one connection per port.
+ * With IP_BIND_ADDRESS_NO_PORT (Linux 4.2) connect() picks the port, as
+ * without a bind, knowing the destination. Where the option is missing,
+ * bind() picks the port as before. */
+static int bind_source(struct wsk_client *c)
+{
+	uv_os_fd_t fd;
+	int on = 1;
+
+#ifdef IP_BIND_ADDRESS_NO_PORT
+	if (uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0)
+		setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &on,
+			   sizeof(on));
+#else
+	(void)fd;
+	(void)on;
+#endif
+	return uv_tcp_bind(&c->tcp, (const struct sockaddr *)&c->setup->bind,
+			   0);
+}
+
 static void connect_next(struct wsk_client *c)
 {
 	struct setup *s = c->setup;
 	const struct sockaddr *sa = next_addr(s);
 	int r;
 
+	/* A source address can only be bound by a socket of its family. */
+	while (sa && s->has_bind && sa->sa_family != s->bind.ss_family) {
+		s->last_err = UV_EAFNOSUPPORT;
+		s->bind_err = 1;
+		sa = next_addr(s);
+	}
+	if (!sa && s->bind_err) {
+		/* Say which: a source address that is not this machine's
+		 * looks like any connect failure otherwise. */
+		char ip[INET6_ADDRSTRLEN] = "?";
+
+		if (s->bind.ss_family == AF_INET6)
+			inet_ntop(AF_INET6,
+				  &((struct sockaddr_in6 *)&s->bind)->sin6_addr,
+				  ip, sizeof(ip));
+		else
+			inet_ntop(AF_INET,
+				  &((struct sockaddr_in *)&s->bind)->sin_addr,
+				  ip, sizeof(ip));
+		finish(c, WSK_CLIENT_E_CONNECT, "cannot bind to %s: %s", ip,
+		       uv_strerror(s->last_err));
+		return;
+	}
 	if (!sa) {
 		finish(c, WSK_CLIENT_E_CONNECT, "%s",
 		       s->last_err ? uv_strerror(s->last_err)
 				   : "no address to connect to");
 		return;
 	}
-	r = uv_tcp_init(c->cl->loop, &c->tcp);
+	/* With a source address the socket must exist before the bind. */
+	r = s->has_bind ? uv_tcp_init_ex(c->cl->loop, &c->tcp, sa->sa_family)
+			: uv_tcp_init(c->cl->loop, &c->tcp);
 	if (r < 0) {
 		finish(c, WSK_CLIENT_E_CONNECT, "%s", uv_strerror(r));
 		return;
@@ -923,9 +976,8 @@ static void connect_next(struct wsk_client *c)
 	c->tcp_state = TCP_ACTIVE;
 	c->st = ST_CONNECT;
 	memcpy(&s->peer, sa, sa_len(sa));
-	r = 0;
-	if (s->has_bind)
-		r = uv_tcp_bind(&c->tcp, (const struct sockaddr *)&s->bind, 0);
+	r = s->has_bind ? bind_source(c) : 0;
+	s->bind_err = r < 0;
 	if (r == 0) {
 		s->t_connect = uv_hrtime();
 		r = uv_tcp_connect(&s->creq, &c->tcp, sa, on_connected);

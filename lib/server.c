@@ -3,6 +3,9 @@
  * and /metrics, and the glue to Redis. See srv.h for the other parts. */
 #include "srv.h"
 
+#include <sys/socket.h>
+#include <unistd.h>
+
 static void on_update(void *arg, uint64_t seq, const char *json, size_t len);
 static char *render_health(void *arg, size_t *len);
 static char *render_metrics(void *arg, size_t *len);
@@ -22,6 +25,7 @@ static void rd_leader(void *arg, int leader);
 static void on_redis_closed(void *arg);
 static int resolve(uv_loop_t *loop, const char *host, int port,
 		   struct sockaddr_storage *ss, char *err, size_t errlen);
+static int open_reuseport(uv_tcp_t *tcp, int family);
 static void on_handle_closed(uv_handle_t *h);
 static void on_shutdown_timeout(uv_timer_t *t);
 
@@ -391,6 +395,31 @@ static int resolve(uv_loop_t *loop, const char *host, int port,
 	return 0;
 }
 
+/* Gives tcp a socket with SO_REUSEPORT, before it is bound, so that
+ * several processes listening on one address and port share the incoming
+ * connections (the kernel spreads them by a hash of the addresses and
+ * ports). libuv 1.44, Debian 12's, has no UV_TCP_REUSEPORT flag for
+ * uv_tcp_bind, hence the socket made here. Every listener on the port must
+ * set it: one that does not keeps the others out, and is kept out by them. */
+static int open_reuseport(uv_tcp_t *tcp, int family)
+{
+	int fd, on = 1, r;
+
+	fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) < 0) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	r = uv_tcp_open(tcp, fd);
+	if (r < 0)
+		close(fd);
+	return r;
+}
+
 int wsk_server_start(struct wsk_server **out, uv_loop_t *loop,
 		     const struct wsk_server_opts *opts, char *err,
 		     size_t errlen)
@@ -437,7 +466,9 @@ int wsk_server_start(struct wsk_server **out, uv_loop_t *loop,
 	uv_tcp_init(loop, &s->listener);
 	s->listener.data = s;
 	s->handles_open++;
-	r = uv_tcp_bind(&s->listener, (struct sockaddr *)&ss, 0);
+	r = opts->reuseport ? open_reuseport(&s->listener, ss.ss_family) : 0;
+	if (r == 0)
+		r = uv_tcp_bind(&s->listener, (struct sockaddr *)&ss, 0);
 	if (r == 0)
 		r = uv_listen((uv_stream_t *)&s->listener, 4096,
 			      srv_on_connection);

@@ -40,6 +40,7 @@ struct wsk_log_rec {
 struct wsk_server_opts {
 	const char *host; /* IP literal or name, resolved at start */
 	int port;	  /* 0: any free port */
+	int reuseport;	  /* SO_REUSEPORT: instances share host:port */
 	const char *web_dir;
 	unsigned interval_min, interval_max; /* ms */
 	int have_seed;

@@ -96,6 +96,39 @@ wait_exit() {
 	[[ ${stderr_lines[0]} =~ ^ws-serve:\ .*127\.0\.0\.1:$PORT.*address\ already\ in\ use$ ]]
 }
 
+@test "cli: --reuseport instances share a port and each serves; without it on both, the port is in use" {
+	local plain=$PORT a b pa na nb
+	start_server --reuseport
+	a=$SERVER_LOG pa=$SERVER_PID
+	start_server --reuseport --port "$PORT"
+	b=$SERVER_LOG
+	# The kernel picks a listener by a hash of each connection's ports:
+	# 40 connections all on one of two has a chance of 2^-39.
+	run -0 --separate-stderr "$BIN/ws-ping" -q -C 40 --threads 1 -c 1 -w 30 "$URL"
+	assert_line "40 clients, 40 connected, 0 connect failures, 0 dropped"
+	na=$(grep -c '^ws-serve: connect 127\.0\.0\.1:' "$a")
+	nb=$(grep -c '^ws-serve: connect 127\.0\.0\.1:' "$b")
+	[ "$na" -ge 1 ] && [ "$nb" -ge 1 ] || { echo "connects: $na and $nb" >&2; false; }
+	assert_equal $((na + nb)) 40
+
+	# One without --reuseport cannot join them...
+	run -1 --separate-stderr timeout 10 "$BIN/ws-serve" --port "$PORT"
+	assert_equal "$output" ""
+	assert_equal "$stderr" "ws-serve: cannot listen on 127.0.0.1:$PORT: address already in use"
+	# ...nor one with it join a server started without it.
+	run -1 --separate-stderr timeout 10 "$BIN/ws-serve" --reuseport --port "$plain"
+	assert_equal "$stderr" "ws-serve: cannot listen on 127.0.0.1:$plain: address already in use"
+
+	# Once one has stopped, the other takes every connection.
+	kill -TERM "$pa"
+	wait_exit "$pa" 10
+	[ "$rc" -eq 0 ]
+	run -0 --separate-stderr "$BIN/ws-ping" -q -C 10 --threads 1 -c 1 -w 30 "$URL"
+	assert_line "10 clients, 10 connected, 0 connect failures, 0 dropped"
+	run -0 grep -c '^ws-serve: connect 127\.0\.0\.1:' "$b"
+	assert_equal "$output" $((nb + 10))
+}
+
 @test "cli: every long option in --help is in man/ws-serve.1" {
 	run -0 "$BIN/ws-serve" --help
 	opts=$(grep -oE -- '--[a-z][a-z-]*' <<<"$output" | sort -u)

@@ -241,6 +241,29 @@ count_lines() {
 		and .p50_ms <= .p99_ms and .min_ms <= .p50_ms' <<<"$output"
 }
 
+@test "--source binds the clients to its addresses in turn; one that is not local is named" {
+	local a
+	start_quiet_server
+	# Two threads of three clients: the turn runs over both.
+	run -0 --separate-stderr "$WP" -q -C 6 --threads 2 -c 1 \
+		--source 127.0.0.2,127.0.0.3 --source 127.0.0.4 -w 30 "$URL"
+	assert_line "6 clients, 6 connected, 0 connect failures, 0 dropped"
+	for a in 2 3 4; do
+		run -0 grep -cE "^ws-serve: connect 127\.0\.0\.$a:[0-9]+ " "$SERVER_LOG"
+		assert_equal "$output" 2
+	done
+	run -0 grep -c '^ws-serve: connect ' "$SERVER_LOG"
+	assert_equal "$output" 6
+	# Outside load mode too.
+	run -0 --separate-stderr "$WP" -q -c 1 --source 127.0.0.9 "$URL"
+	run -0 grep -cE '^ws-serve: connect 127\.0\.0\.9:[0-9]+ ' "$SERVER_LOG"
+	assert_equal "$output" 1
+	# 192.0.2.1 is TEST-NET-1, no address of this machine.
+	run -3 --separate-stderr "$WP" -c 1 --source 192.0.2.1 "$URL"
+	assert_equal "$output" ""
+	assert_equal "$stderr" "ws-ping: cannot connect to '$URL': cannot bind to 192.0.2.1: address not available"
+}
+
 @test "-i keeps its rate below the millisecond: -i 0.0025 is 400 probes a second" {
 	start_quiet_server
 	run -0 --separate-stderr "$WP" -q --json -C 2 --threads 1 -c 400 \
@@ -457,6 +480,10 @@ Try 'ws-ping --help' for more information."
 	--bogus|unknown option '--bogus'
 	-x|unknown option '-x'
 	--json=1|option '--json' takes no value
+	--source localhost|--source: 'localhost' is not an IP address
+	--source 127.0.0.300|--source: '127.0.0.300' is not an IP address
+	--source 127.0.0.2,|--source: '' is not an IP address
+	--source 127.0.0.2,::1|--source: '::1' and the first address are not both IPv4 or both IPv6
 	--count|option '--count' needs a value
 	EOF
 }

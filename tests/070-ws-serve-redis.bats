@@ -365,6 +365,44 @@ EOF
 	streams state "$B/c0" "$B/c1" "$B/c2"
 }
 
+@test "redis: --reuseport instances on one port: the clients of each get one stream" {
+	local n na=0 nb=0 ca=0 cb=0 fa='' fb='' s
+	start_server --interval "$INTERVAL" --history 100000 --reuseport \
+		--redis "redis://127.0.0.1:$RP" --lease "$LEASE"
+	LOGS+=("$SERVER_LOG")
+	start_server --interval "$INTERVAL" --history 100000 --reuseport \
+		--redis "redis://127.0.0.1:$RP" --lease "$LEASE" --port "$PORT"
+	LOGS+=("$SERVER_LOG")
+	# Before it reaches Redis an instance serves an epoch of its own.
+	wait_for "${LOGS[0]}" '^ws-serve: redis: connected to' 5
+	wait_for "${LOGS[1]}" '^ws-serve: redis: connected to' 5
+	wait_health 5 '.redis == "up" and .seq >= 1' "$PORT"
+	# Clients one at a time, until each instance has one: the log that
+	# gained a connect line tells which took it.
+	for n in $(seq 1 30); do
+		collect "c$n" "$PORT"
+		wait_for "$B/c$n" '"type":"INITIAL"'
+		na=$(grep -c '^ws-serve: connect ' "${LOGS[0]}" || true)
+		nb=$(grep -c '^ws-serve: connect ' "${LOGS[1]}" || true)
+		if [ -z "$fa" ] && [ "$na" -gt "$ca" ]; then fa=$B/c$n; fi
+		if [ -z "$fb" ] && [ "$nb" -gt "$cb" ]; then fb=$B/c$n; fi
+		ca=$na cb=$nb
+		if [ -n "$fa" ] && [ -n "$fb" ]; then break; fi
+	done
+	[ -n "$fa" ] && [ -n "$fb" ] ||
+		{ echo "after $n clients, $na connects on one instance and $nb on the other" >&2; false; }
+	assert_equal $((na + nb)) "$n"
+	s=$(grep -h '"type":"INITIAL"' "$fa" "$fb" | jq -s 'map(.seq) | max')
+	wait_seq "$fa" $((s + 100))
+	wait_seq "$fb" $((s + 100))
+	assert_equal "$(grep -l '^ws-serve: redis: leader' "${LOGS[@]}" | wc -l)" 1
+	stop_clients
+	streams check --min 80 "$fa"
+	streams check --min 80 "$fb"
+	streams same --min 80 "$fa" "$fb"
+	streams state "$fa" "$fb"
+}
+
 @test "redis: GET /events and /health agree on every instance at an equal seq" {
 	local i
 	INTERVAL=1000-2000
