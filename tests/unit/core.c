@@ -101,6 +101,20 @@ static void test_http(void)
 	    &used);
 	ok(wsk_hs_check_request(h, &key, &why) == 400, "POST: 400");
 
+	/* Versions: 1.0 and 1.1 are spoken; another major gets 505. */
+	parse_req(h, "GET / HTTP/1.0\r\n\r\n", &used);
+	ok(wsk_http_version_is_1x(h) && !wsk_http_version_is_11(h),
+	   "HTTP/1.0 is 1.x");
+	parse_req(h, "GET / HTTP/1.1\r\n\r\n", &used);
+	ok(wsk_http_version_is_1x(h) && wsk_http_version_is_11(h),
+	   "HTTP/1.1 is 1.x");
+	r = parse_req(h, "GET / HTTP/9.9\r\n\r\n", &used);
+	ok(r == WSK_HTTP_DONE && !wsk_http_version_is_1x(h),
+	   "HTTP/9.9 parses and is not 1.x");
+	r = parse_req(h, "GET /\r\n\r\n", &used);
+	ok(r == WSK_HTTP_DONE && !wsk_http_version_is_1x(h),
+	   "a request line without a version (HTTP/0.9) is not 1.x");
+
 	/* Two pipelined requests come out one at a time. */
 	r = parse_req(
 	    h, "GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\n\r\n",
