@@ -138,8 +138,10 @@ still_fine() {
 	# The length's top bit is set, which RFC 6455 forbids: 1002.
 	run -0 hostile send "$PORT" --upgrade 81ff800000000000000000000000
 	assert_equal "$output" $'text INITIAL\nclose 1002\neof'
-	# 2^63-1 is a legal length, far over --max-message: 1009 once payload
-	# bytes arrive.
+	# 2^63-1 is a legal length, far over --max-message: 1009 at the
+	# header, with no payload sent, and with some.
+	run -0 hostile send "$PORT" --upgrade 81ff7fffffffffffffff00000000
+	assert_equal "$output" $'text INITIAL\nclose 1009\neof'
 	run -0 hostile send "$PORT" --upgrade "81ff7fffffffffffffff00000000$(printf '61%.0s' $(seq 64))"
 	assert_equal "$output" $'text INITIAL\nclose 1009\neof'
 	still_fine

@@ -16,6 +16,8 @@ ws: does a valid opening handshake for PATH (default /), then runs the steps:
   FLAGS:OP:PAYLOAD  send a frame. FLAGS: F fin, M masked, 1 2 3 the RSV bits
                     (any order, may be empty); OP the opcode in decimal;
                     PAYLOAD hex bytes, or HEX*N for HEX repeated N times.
+  head:FLAGS:OP:N   send only the header of such a frame, announcing N
+                    payload bytes (and its mask key with M), and no payload.
   wait:KIND         read frames until one of KIND (text, binary, ping, pong,
                     close, cont) arrives; wait:close is also met by the end
                     of the connection.
@@ -135,6 +137,22 @@ def http(peer, head_only, count, tell):
     return 0
 
 
+def header(flags, op, n, key):
+    b0 = int(op) & 15
+    b0 |= 0x80 if "F" in flags else 0
+    b0 |= 0x40 if "1" in flags else 0
+    b0 |= 0x20 if "2" in flags else 0
+    b0 |= 0x10 if "3" in flags else 0
+    mask = 0x80 if "M" in flags else 0
+    if n < 126:
+        hdr = struct.pack("!BB", b0, mask | n)
+    elif n < 65536:
+        hdr = struct.pack("!BBH", b0, mask | 126, n)
+    else:
+        hdr = struct.pack("!BBQ", b0, mask | 127, n)
+    return hdr + key if mask else hdr
+
+
 def frame(spec):
     flags, op, payload = spec.split(":", 2)
     if "*" in payload:
@@ -142,24 +160,10 @@ def frame(spec):
         data = bytes.fromhex(h) * int(times)
     else:
         data = bytes.fromhex(payload)
-    b0 = int(op) & 15
-    b0 |= 0x80 if "F" in flags else 0
-    b0 |= 0x40 if "1" in flags else 0
-    b0 |= 0x20 if "2" in flags else 0
-    b0 |= 0x10 if "3" in flags else 0
-    mask = 0x80 if "M" in flags else 0
-    n = len(data)
-    if n < 126:
-        hdr = struct.pack("!BB", b0, mask | n)
-    elif n < 65536:
-        hdr = struct.pack("!BBH", b0, mask | 126, n)
-    else:
-        hdr = struct.pack("!BBQ", b0, mask | 127, n)
-    if mask:
-        key = os.urandom(4)
+    key = os.urandom(4)
+    if "M" in flags:
         data = bytes(b ^ key[i % 4] for i, b in enumerate(data))
-        hdr += key
-    return hdr + data
+    return header(flags, op, len(data), key) + data
 
 
 def read_frame(peer):
@@ -203,6 +207,9 @@ def ws(peer, path, steps):
             except Closed:
                 print("eof", flush=True)
                 return 0 if want == "close" else 4
+        elif step.startswith("head:"):
+            flags, op, n = step[5:].split(":")
+            peer.send(header(flags, op, int(n), os.urandom(4)))
         else:
             peer.send(frame(step))
     return 0
