@@ -114,3 +114,94 @@ struct wsk_chunk *wsk_encode_close(struct wsk_encoder *enc, uint16_t code,
 		memcpy(buf + 2, reason, n);
 	return wsk_encode(enc, WSLAY_CONNECTION_CLOSE, buf, n + 2);
 }
+
+void wsk_frame_scan_init(struct wsk_frame_scan *sc)
+{
+	memset(sc, 0, sizeof(*sc));
+}
+
+/* The length of a header, known from its first two bytes. */
+static unsigned head_len(const uint8_t *h)
+{
+	unsigned n = (h[1] & 0x80) ? 2 + 4 : 2;
+
+	if ((h[1] & 0x7f) == 126)
+		n += 2;
+	else if ((h[1] & 0x7f) == 127)
+		n += 8;
+	return n;
+}
+
+static uint64_t payload_len(const uint8_t *h)
+{
+	uint64_t n = h[1] & 0x7f;
+	int i;
+
+	if (n == 126)
+		return (uint64_t)h[2] << 8 | h[3];
+	if (n < 126)
+		return n;
+	n = 0;
+	for (i = 2; i < 10; i++)
+		n = n << 8 | h[i];
+	return n;
+}
+
+/* Takes a complete header whose frame carries n payload bytes. Returns 1
+ * when it is a valid data frame that takes its message past max. */
+static int take_header(struct wsk_frame_scan *sc, uint64_t n, uint64_t max)
+{
+	const uint8_t *h = sc->hdr;
+	unsigned op = h[0] & 0x0f, len7 = h[1] & 0x7f;
+	uint64_t total;
+
+	/* Control frames may come between fragments and are no part of the
+	 * message. */
+	if (op & 0x08)
+		return 0;
+	if ((h[0] & 0x70) || !(h[1] & 0x80) || (len7 == 126 && n < 126) ||
+	    (len7 == 127 && (n < 65536 || n >> 63)))
+		return 0;
+	if (op == 0 && sc->in_msg)
+		total = sc->msg_len + n;
+	else if ((op == 1 || op == 2) && !sc->in_msg)
+		total = n;
+	else
+		return 0;
+	/* msg_len never passes max, and n is under 2^63: no overflow. */
+	if (total > max)
+		return 1;
+	sc->msg_len = total;
+	sc->in_msg = !(h[0] & 0x80);
+	return 0;
+}
+
+int wsk_frame_scan(struct wsk_frame_scan *sc, const uint8_t *p, size_t len,
+		   uint64_t max, size_t *used)
+{
+	size_t i = 0, n;
+	uint64_t plen;
+
+	while (i < len) {
+		if (sc->skip) {
+			n = len - i;
+			if (n > sc->skip)
+				n = (size_t)sc->skip;
+			i += n;
+			sc->skip -= n;
+			continue;
+		}
+		sc->hdr[sc->have++] = p[i++];
+		if (sc->have < 2 || sc->have < head_len(sc->hdr))
+			continue;
+		sc->have = 0;
+		plen = payload_len(sc->hdr);
+		sc->skip = plen;
+		if (take_header(sc, plen, max)) {
+			*used = i;
+			return 1;
+		}
+	}
+	*used = len;
+	return 0;
+}

@@ -190,6 +190,11 @@ int wsk_http_version_is_11(const struct wsk_http *h)
 	return h->p.http_major == 1 && h->p.http_minor == 1;
 }
 
+int wsk_http_version_is_1x(const struct wsk_http *h)
+{
+	return h->p.http_major == 1;
+}
+
 int wsk_http_status(const struct wsk_http *h)
 {
 	return (int)h->p.status_code;

@@ -69,6 +69,9 @@ struct conn {
 	/* Bytes given to wslay and bytes of the frames it has finished: equal
 	 * means no partial frame sits inside the context. */
 	uint64_t fed, framed, cur_frame;
+	/* The frame headers of the client's stream, read ahead of wslay to
+	 * refuse a message over --max-message at its header. */
+	struct wsk_frame_scan scan;
 	const uint8_t *in;
 	size_t inlen;
 	struct conn *prev, *next;   /* all connections */

@@ -137,6 +137,10 @@ static void conn_flush(struct conn *c)
 		wsk_outq_consume(q, (size_t)r);
 		c->srv->m.bytes_out += (size_t)r;
 	}
+	/* Again now that the queue is shortest: a lagging client that drained
+	 * in the writes above gets no update that would bring it back here,
+	 * and would be closed at its deadline although it caught up. */
+	check_caught_up(c);
 	if (q->count) {
 		n = wsk_outq_iov(q, 0, iov, IOV_MAX_WRITE);
 		c->wbytes = 0;

@@ -144,6 +144,13 @@ void srv_http_input(struct conn *c, const char *p, size_t len)
 						     : "malformed request");
 			return;
 		}
+		/* http-parser takes any one-digit version and this server
+		 * speaks only 1.x: answering HTTP/9.9 as 1.1 would claim an
+		 * understanding it does not have. */
+		if (!wsk_http_version_is_1x(c->http)) {
+			reject(c, 505, "HTTP version not supported");
+			return;
+		}
 		p += used;
 		len -= used;
 		if (wsk_hs_is_upgrade(c->http)) {

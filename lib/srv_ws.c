@@ -348,7 +348,7 @@ static int ctx_idle(const struct conn *c)
 void srv_conn_ws_input(struct conn *c, const uint8_t *p, size_t len)
 {
 	struct wsk_server *s = c->srv;
-	int r;
+	int r, big;
 
 	if (!c->ws) {
 		c->ws = ctx_get(c);
@@ -357,6 +357,10 @@ void srv_conn_ws_input(struct conn *c, const uint8_t *p, size_t len)
 			return;
 		}
 	}
+	/* wslay looks at a frame's length only once payload comes: a header
+	 * that announces a message over --max-message is found here, and
+	 * wslay gets the bytes up to its end, never what follows. */
+	big = wsk_frame_scan(&c->scan, p, len, s->opts.max_message, &len);
 	s->cur = c;
 	c->in = p;
 	c->inlen = len;
@@ -402,6 +406,19 @@ void srv_conn_ws_input(struct conn *c, const uint8_t *p, size_t len)
 		 * answered with a close: nothing more will be said. */
 		c->state = ST_CLOSING;
 		c->close_sent = 1;
+		srv_conn_finish(c);
+		return;
+	}
+	if (big) {
+		/* The frames before the header were handled above (a Pong they
+		 * asked for is queued); the close goes out through the context
+		 * after them. The rest of the stream cannot be followed, so
+		 * nothing more is read. */
+		if (c->state == ST_WS)
+			srv_log(s, c, WSK_LOG_WARN, "close", 1009,
+				"message too big", 0);
+		wslay_event_shutdown_read(c->ws);
+		srv_ws_close(c, 1009, "message too big");
 		srv_conn_finish(c);
 		return;
 	}

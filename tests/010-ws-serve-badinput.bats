@@ -117,6 +117,26 @@ teardown() {
 	closes_with 1009 M:1:61*600 FM:0:61*600
 }
 
+@test "badinput: a header announcing more than --max-message 1024 closes with 1009 before any payload" {
+	# No payload follows the headers: the length alone decides, at once.
+	closes_with 1009 head:FM:1:1025
+	closes_with 1009 head:FM:2:70000
+	# In a fragmented message the fragments so far count: 600 + 425.
+	closes_with 1009 M:1:61*600 head:FM:0:425
+	# A Ping between fragments is not part of the message; it is
+	# answered before the close.
+	closes_with 1009 M:1:61*600 FM:9:01 M:0:61*400 head:FM:0:25
+	assert_equal "${lines[1]}" "pong 01"
+	[ "${#lines[@]}" -eq 3 ]
+	# Up to the limit exactly the message is taken (it is not JSON: an
+	# ERROR), and the connection stays open.
+	run -0 raw ws "$PORT" wait:text M:1:61*600 M:0:61*400 FM:0:61*24 wait:text \
+		FM:8:03e8 wait:close
+	check "${lines[1]#text }" '.type == "ERROR"'
+	assert_equal "${lines[2]}" "close 1000"
+	wait_for "$SERVER_LOG" 'close .* 1009: message too big' 5
+}
+
 @test "badinput: unmasked frames, reserved bits, unknown opcodes and bad continuations close with 1002" {
 	closes_with 1002 "F:1:$(hex '{"type":"PING"}')" # not masked
 	closes_with 1002 "FM1:1:$(hex '{"type":"PING"}')"

@@ -99,6 +99,13 @@ teardown() {
 		"Sec-WebSocket-Key: $KEY" 'Sec-WebSocket-Version: 13'
 }
 
+@test "handshake: an upgrade request of a version other than HTTP/1.x gets 505" {
+	for v in HTTP/2.0 HTTP/9.9; do
+		refused 505 "GET / $v" 'Host: x' 'Upgrade: websocket' 'Connection: Upgrade' \
+			"Sec-WebSocket-Key: $KEY" 'Sec-WebSocket-Version: 13'
+	done
+}
+
 @test "handshake: a missing Sec-WebSocket-Key, or one not base64 of 16 bytes, gets 400" {
 	refused 400 'GET / HTTP/1.1' 'Host: x' 'Upgrade: websocket' 'Connection: Upgrade' \
 		'Sec-WebSocket-Version: 13'

@@ -228,6 +228,29 @@ no_escape() {
 	done
 }
 
+@test "rest: a version other than HTTP/1.x gets 505 and the connection closes" {
+	# A request pipelined behind it is never answered.
+	for v in 'HTTP/9.9' 'HTTP/2.0' 'HTTP/0.9'; do
+		run -0 request < <(printf 'GET /health %s\r\nHost: x\r\n\r\nGET /health HTTP/1.1\r\nHost: x\r\n\r\n' "$v")
+		[ "${#lines[@]}" -eq 1 ] || { echo "version $v: ${#lines[@]} lines" >&2; false; }
+		check "${lines[0]}" '.status == 505' '.reason == "HTTP Version Not Supported"' \
+			'.headers.connection == "close"' \
+			'.body | fromjson | .error == "HTTP version not supported"' ||
+			{ echo "version $v" >&2; false; }
+	done
+	# A request line without a version is HTTP/0.9 to the parser.
+	run -0 request < <(printf 'GET /health\r\n\r\n')
+	[ "${#lines[@]}" -eq 1 ]
+	check "${lines[0]}" '.status == 505'
+	wait_for "$SERVER_LOG" 'reject .* 505: HTTP version not supported' 5
+	# HTTP/1.0 is served as before, and closed after since it asked for
+	# no keep-alive.
+	run -0 request < <(printf 'GET /health HTTP/1.0\r\n\r\n')
+	[ "${#lines[@]}" -eq 1 ]
+	check "${lines[0]}" '.status == 200' '.headers.connection == "close"' \
+		'.body | fromjson | .status == "ok"'
+}
+
 @test "rest: a request head over 8 KiB gets 431, one under it is served" {
 	run -0 request < <(printf 'GET /health HTTP/1.1\r\nHost: x\r\nX-Pad: %s\r\nConnection: close\r\n\r\n' \
 		"$(head -c 7000 /dev/zero | tr '\0' a)")

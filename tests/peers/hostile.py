@@ -30,19 +30,28 @@ pongflood PORT PID SECONDS
     back in PONGs, as fast as the server takes them, sampling the VmRSS of
     process PID. Prints {"sent", "rss_start_kb", "rss_max_kb", "closed"
     (the server ended the connection)}.
-slowreader PORT LOG PID CLIENTS SECONDS
-    One client that never reads (a 4 KiB receive buffer; it asks for 2.4 MB
-    of PONGs first, to fill the kernel's buffers) and CLIENTS normal
-    clients that record the seq of every UPDATE, until LOG (the server's
-    stderr) holds "slow-client" or SECONDS pass. Then the slow client reads:
-    it should get a close 1008 or, once it caught up, a fresh INITIAL. Also
-    samples the VmRSS of process PID. Prints one JSON object: {"slow_logged",
-    "clients", "updates" (fewest a normal client got), "gaps" (normal
-    clients whose seqs were not contiguous), "closed" (normal clients closed
-    early), "slow" ("close 1008", "initial" or what else happened),
-    "rss_start_kb", "rss_max_kb", "slow_wait_s" (until "slow-client"),
-    "verdict_s" (from then until the slow client's verdict), "drained_s"
-    (from then until its last frame before a close)}.
+slowreader PORT LOG PID CLIENTS MODE
+    One client that stops reading (a 4 KiB receive buffer; it asks for 2.4
+    MB of PONGs first, to fill the kernel's buffers) and CLIENTS normal
+    clients that check the seq of every UPDATE. Once LOG (the server's
+    stderr) says the slow client is over --max-queue, it reads again at
+    once with MODE "resume": it should get a fresh INITIAL, then 20 UPDATEs
+    that follow it in order. With MODE "never" it reads nothing until LOG
+    says it was closed as too slow, then reads what it was sent, which
+    should end in a close 1008. Afterwards every normal client reads on to
+    20 UPDATEs past the newest any of them had then. Samples the VmRSS of
+    process PID throughout. Each wait is bounded by --timeout. Prints one
+    JSON object: {"lagging" (LOG named the slow client over --max-queue),
+    "verdict_logged" (LOG named it closed, MODE "never"), "slow" ("initial"
+    after the fresh INITIAL and its 20 UPDATEs, "close CODE", "eof",
+    "gap after the fresh INITIAL" or "nothing within S s"), "initials"
+    (INITIALs the slow client got, the greeting included), "clients",
+    "updates" (fewest UPDATEs a normal client got), "gaps" (normal clients
+    that missed a seq or got a second INITIAL), "closed" (normal clients
+    closed early), "rss_start_kb", "rss_max_kb", and for the log, in
+    seconds: "lagging_s" (until LOG said lagging), "verdict_s" (from then
+    until the slow client's verdict) and "slow_kb" (what the slow client
+    read)}.
 
 Exit status: 0 done; 1 timeout or error.
 """
@@ -302,100 +311,136 @@ async def frames(rd):
         yield h[0] & 15, await rd.readexactly(n)
 
 
-async def normal_client(port, st, stop):
+def seq_of(data):
+    i = data.find(b'"seq":')
+    j = i + 6
+    while j < len(data) and data[j:j + 1].isdigit():
+        j += 1
+    return int(data[i + 6:j])
+
+
+async def normal_client(port, st, shared):
+    """Checks that the UPDATEs come in order after one INITIAL, until one
+    reaches shared["target"]."""
     rd, wr = await asyncio.open_connection("127.0.0.1", port)
     wr.write(HANDSHAKE)
     await rd.readuntil(b"\r\n\r\n")
-    last = None
     try:
         async for op, data in frames(rd):
+            if op == 8:
+                st["closed"] += 1
+                break
             if op != 1:
-                if op == 8:
-                    st["closed"] += 1
-                    break
                 continue
-            i = data.find(b'"seq":')
-            seq = int(data[i + 6:data.index(b",", i)])
-            if data.startswith(b'{"type":"UPDATE"'):
-                if last is not None and seq != last + 1:
+            seq = seq_of(data)
+            if data.startswith(b'{"type":"INITIAL"'):
+                # A second one means it was taken for a slow client.
+                if st["last"] is not None:
                     st["gaps"] += 1
-                    last = None
                     break
-                st["updates"].append(1)
-            last = seq
-            if stop.is_set():
+            elif data.startswith(b'{"type":"UPDATE"'):
+                if st["last"] is None or seq != st["last"] + 1:
+                    st["gaps"] += 1
+                    break
+                st["updates"] += 1
+            st["last"] = seq
+            if shared["target"] is not None and seq >= shared["target"]:
                 break
     except (asyncio.IncompleteReadError, OSError):
         st["closed"] += 1
-    return st
+    wr.close()
 
 
-async def slowreader(port, log, pid, nclients, secs, timeout):
-    res = {"slow_logged": False, "clients": nclients, "updates": 0,
-           "gaps": 0, "closed": 0, "slow": None,
-           "rss_start_kb": rss_kb(pid), "rss_max_kb": 0}
+async def wait_log(log, text, pid, res, timeout):
+    """Waits for a line of LOG holding text; samples the RSS meanwhile."""
+    t_end = time.monotonic() + timeout
+    while time.monotonic() < t_end:
+        res["rss_max_kb"] = max(res["rss_max_kb"], rss_kb(pid))
+        with open(log, errors="replace") as f:
+            if text in f.read():
+                return True
+        await asyncio.sleep(0.05)
+    return False
+
+
+async def slow_verdict(rd, mode, pid, res):
+    """Reads the slow client's frames to its verdict."""
+    last, after = None, 0
+    async for op, data in frames(rd):
+        res["slow_kb"] += len(data) / 1024
+        res["rss_max_kb"] = max(res["rss_max_kb"], rss_kb(pid))
+        if op == 8:
+            return "close %d" % struct.unpack("!H", data[:2]) \
+                if len(data) >= 2 else "close"
+        if op != 1:
+            continue
+        if data.startswith(b'{"type":"INITIAL"'):
+            res["initials"] += 1
+            last, after = seq_of(data), 0
+        elif mode == "resume" and res["initials"] >= 2 and \
+                data.startswith(b'{"type":"UPDATE"'):
+            # Any later INITIAL starts the count again: the PONGs still
+            # to come can put the client over --max-queue once more.
+            if seq_of(data) != last + 1:
+                return "gap after the fresh INITIAL"
+            last, after = last + 1, after + 1
+            if after == 20:
+                return "initial"
+    return "eof"
+
+
+async def slowreader(port, log, pid, nclients, mode, timeout):
+    res = {"lagging": False, "verdict_logged": None, "slow": None,
+           "initials": 0, "clients": nclients, "updates": 0, "gaps": 0,
+           "closed": 0, "rss_start_kb": rss_kb(pid), "rss_max_kb": 0,
+           "slow_kb": 0}
     # The slow client: a small receive buffer so the server's queue, not
     # the kernel, holds what it does not read.
     slow = socket.socket()
     slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    slow.settimeout(timeout)
     slow.connect(("127.0.0.1", port))
+    addr = "%s:%d" % slow.getsockname()[:2]
     slow.sendall(HANDSHAKE)
     # Loopback socket buffers hold megabytes, which UPDATEs alone take a
     # minute to fill: ask for 2.4 MB of PONGs (60 KB each) to fill them now.
     pad = b"a" * 60000
     slow.sendall(b"".join(masked(1, b'{"type":"PING","timestamp":"%s"}' % pad)
                           for _ in range(40)))
-    stop = asyncio.Event()
-    states = [{"updates": [], "gaps": 0, "closed": 0}
+    shared = {"target": None}
+    states = [{"updates": 0, "gaps": 0, "closed": 0, "last": None}
               for _ in range(nclients)]
-    tasks = [asyncio.ensure_future(normal_client(port, st, stop))
+    tasks = [asyncio.ensure_future(normal_client(port, st, shared))
              for st in states]
     t0 = time.monotonic()
-    t_end = t0 + secs
-    while time.monotonic() < t_end:
-        res["rss_max_kb"] = max(res["rss_max_kb"], rss_kb(pid))
-        with open(log, errors="replace") as f:
-            if "slow-client" in f.read():
-                res["slow_logged"] = True
-                break
-        await asyncio.sleep(0.25)
-    res["slow_wait_s"] = round(time.monotonic() - t0, 1)
-    # The slow client reads now: whatever it had, then the verdict.
+    res["lagging"] = await wait_log(
+        log, addr + ": over --max-queue, skipping updates", pid, res, timeout)
+    res["lagging_s"] = round(time.monotonic() - t0, 1)
     t0 = time.monotonic()
+    if mode == "never":
+        res["verdict_logged"] = await wait_log(
+            log, addr + " 1008: client too slow", pid, res, timeout)
     slow.setblocking(False)
     rd, wr = await asyncio.open_connection(sock=slow)
-    await asyncio.wait_for(rd.readuntil(b"\r\n\r\n"), timeout)
-    seen_initial = 0
-    t_end = time.monotonic() + timeout
     try:
-        async def verdict():
-            nonlocal seen_initial
-            async for op, data in frames(rd):
-                res["rss_max_kb"] = max(res["rss_max_kb"], rss_kb(pid))
-                if op != 8:
-                    res["drained_s"] = round(time.monotonic() - t0, 1)
-                if op == 8:
-                    return "close %d" % struct.unpack("!H", data[:2]) \
-                        if len(data) >= 2 else "close"
-                if op == 1 and data.startswith(b'{"type":"INITIAL"'):
-                    seen_initial += 1
-                    if seen_initial == 2:
-                        return "initial"
-            return "eof"
-        res["slow"] = await asyncio.wait_for(verdict(), timeout)
+        await asyncio.wait_for(rd.readuntil(b"\r\n\r\n"), timeout)
+        res["slow"] = await asyncio.wait_for(
+            slow_verdict(rd, mode, pid, res), timeout)
     except (asyncio.IncompleteReadError, ConnectionResetError):
         res["slow"] = "eof"
     except asyncio.TimeoutError:
         res["slow"] = "nothing within %g s" % timeout
     res["verdict_s"] = round(time.monotonic() - t0, 1)
-    stop.set()
+    res["slow_kb"] = round(res["slow_kb"])
+    wr.close()
+    # The normal clients go on past the verdict: they were served all along.
+    shared["target"] = max((st["last"] or 0) for st in states) + 20
     await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True),
                            timeout)
     res["rss_max_kb"] = max(res["rss_max_kb"], rss_kb(pid))
-    res["updates"] = min(len(st["updates"]) for st in states)
+    res["updates"] = min(st["updates"] for st in states)
     res["gaps"] = sum(st["gaps"] for st in states)
     res["closed"] = sum(st["closed"] for st in states)
-    wr.close()
     return res
 
 
@@ -426,8 +471,11 @@ def cmd_pongflood(port, timeout, args):
 
 
 def cmd_slowreader(port, timeout, args):
-    log, pid, n, secs = args[0], int(args[1]), int(args[2]), float(args[3])
-    res = asyncio.run(slowreader(port, log, pid, n, secs, timeout))
+    log, pid, n, mode = args[0], int(args[1]), int(args[2]), args[3]
+    if mode not in ("resume", "never"):
+        print(__doc__, file=sys.stderr)
+        return 1
+    res = asyncio.run(slowreader(port, log, pid, n, mode, timeout))
     out(json.dumps(res, separators=(",", ":")))
     return 0
 

@@ -23,6 +23,8 @@ ws: does a valid opening handshake for PATH (default /), with OFFER as its
                     or t=TEXT for TEXT as UTF-8, z=TEXT for TEXT deflated
                     the way permessage-deflate sends it, zx=HEX for those
                     bytes deflated, zx=HEX*N for them repeated N times.
+  head:FLAGS:OP:N   send only the header of such a frame, announcing N
+                    payload bytes (and its mask key with M), and no payload.
   wait:KIND         read frames until one of KIND (text, binary, ping, pong,
                     close, cont) arrives; wait:close is also met by the end
                     of the connection.
@@ -169,6 +171,22 @@ def hexes(spec):
     return bytes.fromhex(spec)
 
 
+def header(flags, op, n, key):
+    b0 = int(op) & 15
+    b0 |= 0x80 if "F" in flags else 0
+    b0 |= 0x40 if "1" in flags else 0
+    b0 |= 0x20 if "2" in flags else 0
+    b0 |= 0x10 if "3" in flags else 0
+    mask = 0x80 if "M" in flags else 0
+    if n < 126:
+        hdr = struct.pack("!BB", b0, mask | n)
+    elif n < 65536:
+        hdr = struct.pack("!BBH", b0, mask | 126, n)
+    else:
+        hdr = struct.pack("!BBQ", b0, mask | 127, n)
+    return hdr + key if mask else hdr
+
+
 def frame(spec):
     flags, op, payload = spec.split(":", 2)
     if payload.startswith("t="):
@@ -179,24 +197,10 @@ def frame(spec):
         data = deflate(hexes(payload[3:]))
     else:
         data = hexes(payload)
-    b0 = int(op) & 15
-    b0 |= 0x80 if "F" in flags else 0
-    b0 |= 0x40 if "1" in flags else 0
-    b0 |= 0x20 if "2" in flags else 0
-    b0 |= 0x10 if "3" in flags else 0
-    mask = 0x80 if "M" in flags else 0
-    n = len(data)
-    if n < 126:
-        hdr = struct.pack("!BB", b0, mask | n)
-    elif n < 65536:
-        hdr = struct.pack("!BBH", b0, mask | 126, n)
-    else:
-        hdr = struct.pack("!BBQ", b0, mask | 127, n)
-    if mask:
-        key = os.urandom(4)
+    key = os.urandom(4)
+    if "M" in flags:
         data = bytes(b ^ key[i % 4] for i, b in enumerate(data))
-        hdr += key
-    return hdr + data
+    return header(flags, op, len(data), key) + data
 
 
 def read_frame(peer):
@@ -254,6 +258,9 @@ def run_steps(peer, steps):
             except Closed:
                 print("eof", flush=True)
                 return 0 if want == "close" else 4
+        elif step.startswith("head:"):
+            flags, op, n = step[5:].split(":")
+            peer.send(header(flags, op, int(n), os.urandom(4)))
         else:
             peer.send(frame(step))
     return 0

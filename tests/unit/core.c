@@ -101,6 +101,20 @@ static void test_http(void)
 	    &used);
 	ok(wsk_hs_check_request(h, &key, &why) == 400, "POST: 400");
 
+	/* Versions: 1.0 and 1.1 are spoken; another major gets 505. */
+	parse_req(h, "GET / HTTP/1.0\r\n\r\n", &used);
+	ok(wsk_http_version_is_1x(h) && !wsk_http_version_is_11(h),
+	   "HTTP/1.0 is 1.x");
+	parse_req(h, "GET / HTTP/1.1\r\n\r\n", &used);
+	ok(wsk_http_version_is_1x(h) && wsk_http_version_is_11(h),
+	   "HTTP/1.1 is 1.x");
+	r = parse_req(h, "GET / HTTP/9.9\r\n\r\n", &used);
+	ok(r == WSK_HTTP_DONE && !wsk_http_version_is_1x(h),
+	   "HTTP/9.9 parses and is not 1.x");
+	r = parse_req(h, "GET /\r\n\r\n", &used);
+	ok(r == WSK_HTTP_DONE && !wsk_http_version_is_1x(h),
+	   "a request line without a version (HTTP/0.9) is not 1.x");
+
 	/* Two pipelined requests come out one at a time. */
 	r = parse_req(
 	    h, "GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\n\r\n",
@@ -232,6 +246,97 @@ static void test_frame(void)
 	c = wsk_encode(e, WSLAY_PING, big, 126);
 	ok(c == NULL, "control frame over 125 bytes refused");
 	wsk_encoder_free(e);
+}
+
+/* A masked client frame header for opcode op (fin when fin), announcing n
+ * payload bytes, into out; returns its length. */
+static size_t client_head(uint8_t *out, int fin, int op, uint64_t n)
+{
+	size_t k = 2, i;
+
+	out[0] = (uint8_t)((fin ? 0x80 : 0) | op);
+	if (n < 126) {
+		out[1] = (uint8_t)(0x80 | n);
+	} else if (n < 65536) {
+		out[1] = 0x80 | 126;
+		out[2] = (uint8_t)(n >> 8);
+		out[3] = (uint8_t)n;
+		k = 4;
+	} else {
+		out[1] = 0x80 | 127;
+		for (i = 0; i < 8; i++)
+			out[2 + i] = (uint8_t)(n >> (56 - 8 * i));
+		k = 10;
+	}
+	memset(out + k, 0, 4); /* the mask key */
+	return k + 4;
+}
+
+static void test_frame_scan(void)
+{
+	struct wsk_frame_scan sc;
+	uint8_t buf[4096] = {0};
+	size_t n = 0, used, i, a;
+	int r;
+
+	/* A 2^63-1 header alone is enough: its 14 bytes, nothing more. */
+	wsk_frame_scan_init(&sc);
+	n = client_head(buf, 1, WSLAY_TEXT_FRAME, 0x7fffffffffffffffULL);
+	r = wsk_frame_scan(&sc, buf, n, 1024, &used);
+	ok(r == 1 && used == 14, "a header over max is found at its end");
+
+	/* A whole frame under max, then a header over it, fed byte by byte. */
+	wsk_frame_scan_init(&sc);
+	n = client_head(buf, 1, WSLAY_TEXT_FRAME, 300);
+	memset(buf + n, 'a', 300);
+	n += 300;
+	n += client_head(buf + n, 1, WSLAY_BINARY_FRAME, 1025);
+	r = 0;
+	for (i = 0; i < n && !r; i++)
+		r = wsk_frame_scan(&sc, buf + i, 1, 1024, &used);
+	ok(r == 1 && i == n && used == 1,
+	   "a header split byte by byte is found on its last byte");
+	wsk_frame_scan_init(&sc);
+	r = wsk_frame_scan(&sc, buf, n, 1024, &used);
+	ok(r == 1 && used == n, "a frame under max passes, the next is found");
+
+	/* Fragments: 600, a Ping, 400, then 24 (1024: taken) or 25 (not). */
+	wsk_frame_scan_init(&sc);
+	n = client_head(buf, 0, WSLAY_TEXT_FRAME, 600);
+	n += 600;
+	n += client_head(buf + n, 1, WSLAY_PING, 1);
+	n += 1;
+	n += client_head(buf + n, 0, WSLAY_CONTINUATION_FRAME, 400);
+	n += 400;
+	a = n;
+	n += client_head(buf + n, 1, WSLAY_CONTINUATION_FRAME, 24);
+	n += 24;
+	r = wsk_frame_scan(&sc, buf, n, 1024, &used);
+	ok(r == 0 && used == n, "fragments adding up to max pass");
+	n = client_head(buf, 1, WSLAY_TEXT_FRAME, 1024);
+	r = wsk_frame_scan(&sc, buf, n, 1024, &used);
+	ok(r == 0 && used == n, "after it, a new message counts from 0");
+	/* The same fragments (the first header rewritten), ending in 25. */
+	wsk_frame_scan_init(&sc);
+	client_head(buf, 0, WSLAY_TEXT_FRAME, 600);
+	n = a + client_head(buf + a, 1, WSLAY_CONTINUATION_FRAME, 25);
+	r = wsk_frame_scan(&sc, buf, n, 1024, &used);
+	ok(r == 1 && used == n, "a fragment that takes the message over max");
+
+	/* What the frame parser refuses as a protocol error is passed over. */
+	wsk_frame_scan_init(&sc);
+	n = client_head(buf, 1, WSLAY_TEXT_FRAME, 5000);
+	buf[1] &= 0x7f; /* no mask */
+	r = wsk_frame_scan(&sc, buf, n - 4, 1024, &used);
+	ok(r == 0, "an unmasked header is not this scan's to refuse");
+	wsk_frame_scan_init(&sc);
+	n = client_head(buf, 1, WSLAY_CONTINUATION_FRAME, 5000);
+	r = wsk_frame_scan(&sc, buf, n, 1024, &used);
+	ok(r == 0, "nor a continuation of nothing");
+	wsk_frame_scan_init(&sc);
+	n = client_head(buf, 1, WSLAY_TEXT_FRAME, 0x8000000000000000ULL);
+	r = wsk_frame_scan(&sc, buf, n, 1024, &used);
+	ok(r == 0, "nor a length with its top bit set");
 }
 
 static void test_proto(void)
@@ -416,6 +521,7 @@ int main(void)
 	test_outq();
 	test_history();
 	test_frame();
+	test_frame_scan();
 	test_proto();
 	test_utf8();
 	return done();
