@@ -620,6 +620,8 @@ void wsk_server_free(struct wsk_server *s)
 		return;
 	while (s->npool)
 		wslay_event_context_free(s->pool[--s->npool]);
+	while (s->nscan)
+		free(s->scan_pool[--s->nscan]);
 	/* Connections that closed while on the dirty list. */
 	while (s->dirty) {
 		struct conn *c = s->dirty;

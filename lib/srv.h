@@ -70,8 +70,10 @@ struct conn {
 	 * means no partial frame sits inside the context. */
 	uint64_t fed, framed, cur_frame;
 	/* The frame headers of the client's stream, read ahead of wslay to
-	 * refuse a message over --max-message at its header. */
-	struct wsk_frame_scan scan;
+	 * refuse a message over --max-message at its header. Like ws, held
+	 * only while the client is in the middle of sending frames: a fresh
+	 * scanner and an idle context are the same state (ctx_idle). */
+	struct wsk_frame_scan *scan;
 	const uint8_t *in;
 	size_t inlen;
 	struct conn *prev, *next;   /* all connections */
@@ -82,7 +84,6 @@ struct conn {
 	struct conn_tls *tls;  /* NULL on a plain connection */
 	const char *poll_cors; /* a parked poll's CORS value (static or the
 				* allowlist's string) */
-	uint8_t poll_last;     /* a parked poll's Connection: close */
 	/* Pipelined requests not yet parsed while output drains (see
 	 * srv_http_input); at most one read's worth. */
 	char *pend;
@@ -103,6 +104,7 @@ struct conn {
 	uint32_t deadline; /* HTTP: the request must be complete by this loop
 			    * time (ms, wraps); lagging: the drain deadline */
 	uint8_t opened;	   /* the handshake completed: log the disconnect */
+	uint8_t poll_last; /* a parked poll's Connection: close */
 	/* The peer's address, kept from accept: after a reset the socket no
 	 * longer knows it, and the disconnect line still needs it. */
 	union {
@@ -136,6 +138,8 @@ struct wsk_server {
 	struct conn *cur; /* the connection wslay is working for */
 	wslay_event_context_ptr pool[CTX_POOL];
 	int npool;
+	struct wsk_frame_scan *scan_pool[CTX_POOL]; /* with pool, the same */
+	int nscan;
 	long nconns;
 	int port;
 	int shutting_down, handles_open, final_close, in_recv;
@@ -213,6 +217,8 @@ void srv_http_input(struct conn *c, const char *p, size_t len);
  * the peer's, bounded by the close timer. */
 void srv_ws_close(struct conn *c, uint16_t code, const char *why);
 void srv_conn_ws_input(struct conn *c, const uint8_t *p, size_t len);
+/* Frees c's receive state (wslay context and frame scanner), if any. */
+void srv_ws_release(struct conn *c);
 void srv_send_initial(struct conn *c);
 /* The frame of a text message every client may get (a broadcast, the
  * INITIAL): sealed, one reference, with its permessage-deflate twin as

@@ -274,12 +274,7 @@ void srv_conn_close(struct conn *c)
 		s->conns = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
-	if (c->ws) {
-		/* A context that saw a close or an error carries state: free it
-		 * rather than pool it. */
-		wslay_event_context_free(c->ws);
-		c->ws = NULL;
-	}
+	srv_ws_release(c);
 	if (c->close_timer) {
 		uv_close((uv_handle_t *)c->close_timer, on_timer_closed);
 		c->close_timer = NULL;

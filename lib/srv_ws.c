@@ -27,6 +27,26 @@ static void ctx_put(struct wsk_server *s, wslay_event_context_ptr ctx)
 		wslay_event_context_free(ctx);
 }
 
+static void scan_put(struct wsk_server *s, struct conn *c)
+{
+	if (c->scan && s->nscan < CTX_POOL)
+		s->scan_pool[s->nscan++] = c->scan;
+	else
+		free(c->scan);
+	c->scan = NULL;
+}
+
+void srv_ws_release(struct conn *c)
+{
+	if (c->ws) {
+		/* A context that saw a close or an error carries state: free
+		 * it rather than pool it. */
+		wslay_event_context_free(c->ws);
+		c->ws = NULL;
+	}
+	scan_put(c->srv, c);
+}
+
 /* Sends a close frame and waits for the peer's. With a live wslay context
  * the context sends it, so that it knows; without one the frame is encoded
  * here and a context made later is told (see ctx_get). */
@@ -317,6 +337,13 @@ static wslay_event_context_ptr ctx_get(struct conn *c)
 		wslay_event_config_set_max_recv_msg_length(ctx,
 							   s->opts.max_message);
 	}
+	c->scan =
+	    s->nscan ? s->scan_pool[--s->nscan] : malloc(sizeof(*c->scan));
+	if (!c->scan) {
+		wslay_event_context_free(ctx);
+		return NULL;
+	}
+	wsk_frame_scan_init(c->scan);
 	/* Pooled contexts serve clients with and without deflate. */
 	wslay_event_config_set_allowed_rsv_bits(
 	    ctx, c->pmd_bits ? WSLAY_RSV1_BIT : WSLAY_RSV_NONE);
@@ -360,7 +387,7 @@ void srv_conn_ws_input(struct conn *c, const uint8_t *p, size_t len)
 	/* wslay looks at a frame's length only once payload comes: a header
 	 * that announces a message over --max-message is found here, and
 	 * wslay gets the bytes up to its end, never what follows. */
-	big = wsk_frame_scan(&c->scan, p, len, s->opts.max_message, &len);
+	big = wsk_frame_scan(c->scan, p, len, s->opts.max_message, &len);
 	s->cur = c;
 	c->in = p;
 	c->inlen = len;
@@ -379,8 +406,7 @@ void srv_conn_ws_input(struct conn *c, const uint8_t *p, size_t len)
 		 * control frame, a bad length): wslay then queues a close with
 		 * no status, so drop its context and send 1002 ourselves. */
 		srv_log(s, c, WSK_LOG_WARN, "close", 1002, "protocol error", 0);
-		wslay_event_context_free(c->ws);
-		c->ws = NULL;
+		srv_ws_release(c);
 		c->state = ST_WS;
 		srv_ws_close(c, 1002, "protocol error");
 		srv_conn_finish(c);
@@ -425,6 +451,7 @@ void srv_conn_ws_input(struct conn *c, const uint8_t *p, size_t len)
 	if (ctx_idle(c)) {
 		ctx_put(s, c->ws);
 		c->ws = NULL;
+		scan_put(s, c);
 		c->fed = c->framed = 0;
 	}
 	/* A client that asks (PINGs) but does not read the answers is not
