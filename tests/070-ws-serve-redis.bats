@@ -62,21 +62,6 @@ health() { curl -s --max-time 2 "http://127.0.0.1:$1/health"; }
 
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
-# check JSON EXPR...: every jq EXPR is true of JSON; names those that are not.
-check() {
-	local json=$1 prog='' e bad
-	shift
-	local exprs=("$@")
-	[ -n "$json" ] || { echo "check: nothing to check" >&2; return 1; }
-	for e in "$@"; do prog+="${prog:+,}($e)"; done
-	bad=$(jq -r "[$prog] | to_entries[] | select(.value != true) | .key" <<<"$json") ||
-		{ echo "cannot check: ${json:0:400}" >&2; return 1; }
-	[ -z "$bad" ] && return 0
-	for e in $bad; do echo "check failed: ${exprs[e]}" >&2; done
-	echo "in: ${json:0:400}" >&2
-	return 1
-}
-
 # wait_one_leader SECS PORT...: waits up to SECS seconds until every PORT
 # answers /health with "redis":"up" and exactly one says "leader":true;
 # sets LEADER to that port.

@@ -71,6 +71,22 @@ free_port() {
 	$PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
+# check JSON EXPR...: every jq EXPR is true of JSON; names those that are
+# not. An empty JSON fails: jq would find nothing false in it.
+check() {
+	local json=$1 prog='' e bad
+	shift
+	local exprs=("$@")
+	[ -n "$json" ] || { echo "check: nothing to check" >&2; return 1; }
+	for e in "$@"; do prog+="${prog:+,}($e)"; done
+	bad=$(jq -r "[$prog] | to_entries[] | select(.value != true) | .key" <<<"$json") ||
+		{ echo "cannot check: ${json:0:400}" >&2; return 1; }
+	[ -z "$bad" ] && return 0
+	for e in $bad; do echo "check failed: ${exprs[e]}" >&2; done
+	echo "in: ${json:0:400}" >&2
+	return 1
+}
+
 # Test traffic stays on loopback: never through a proxy from the environment.
 unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
 export no_proxy='*' NO_PROXY='*'
