@@ -71,6 +71,32 @@ free_port() {
 	$PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
+# start_redis: for setup_file, a redis-server of our own on a free port with
+# nothing on disk; sets and exports RP (its port) and REDIS_PID.
+start_redis() {
+	local n
+	RP=$(free_port)
+	redis-server --port "$RP" --bind 127.0.0.1 --save '' --appendonly no \
+		--daemonize no --dir "$BATS_FILE_TMPDIR" \
+		>"$BATS_FILE_TMPDIR/redis.log" 2>&1 3>&- &
+	REDIS_PID=$!
+	export RP REDIS_PID
+	for n in $(seq 1 100); do
+		[ "$(redis-cli -p "$RP" ping 2>/dev/null)" = PONG ] && return 0
+		sleep 0.05
+	done
+	cat "$BATS_FILE_TMPDIR/redis.log" >&3
+	return 1
+}
+
+# stop_redis: for teardown_file; ends start_redis's server, also one that a
+# test left stopped with SIGSTOP.
+stop_redis() {
+	kill -CONT "$REDIS_PID" 2>/dev/null || true
+	kill "$REDIS_PID" 2>/dev/null || true
+	wait "$REDIS_PID" 2>/dev/null || true
+}
+
 # check JSON EXPR...: every jq EXPR is true of JSON; names those that are
 # not. An empty JSON fails: jq would find nothing false in it.
 check() {
