@@ -59,6 +59,23 @@ wait_for() {
 	return 1
 }
 
+# start_py NAME [ARG...] <<'EOF' ... EOF: runs the python3 program on
+# standard input, with ARGs in sys.argv[1:], as a test server in the
+# background: its stderr goes to PY_LOG (a NAME.XXXXXX file), it must print
+# a "listening on ...:PORT" line there, and stop_servers kills it. Sets
+# PORT, PY_LOG and URL (ws://127.0.0.1:PORT/).
+start_py() {
+	local name=$1
+	shift
+	PY_LOG=$(mktemp "$BATS_TEST_TMPDIR/$name.XXXXXX")
+	# Without the explicit <&0 bash gives a background job /dev/null as
+	# its standard input, and the program would be lost.
+	$PY - "$@" <&0 2>"$PY_LOG" 3>&- &
+	SERVERS="${SERVERS:-} $!"
+	wait_for_port "$PY_LOG" || { cat "$PY_LOG" >&3; return 1; }
+	URL="ws://127.0.0.1:$PORT/"
+}
+
 stop_servers() {
 	local p
 	for p in ${SERVERS:-}; do kill "$p" 2>/dev/null || true; done
