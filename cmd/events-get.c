@@ -9,7 +9,6 @@
 #include <jansson.h>
 
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -168,18 +167,6 @@ static int close_stdout(int quiet, int status)
 	return status == WSK_EXIT_OK ? WSK_EXIT_FAIL : status;
 }
 
-static void usage_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs(PROG ": ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputs("\nTry '" PROG " --help' for more information.\n", stderr);
-	exit(WSK_EXIT_USAGE);
-}
-
 /* Runtime diagnostic, silenced by -q. */
 static void diag(const struct options *o, const char *fmt, ...)
 {
@@ -224,35 +211,6 @@ static char *printable(const char *s)
 	return copy;
 }
 
-/* getopt_long's complaints in our words. A missing value always ends the
- * argument list, so word is the option itself; an unknown short option
- * may sit inside a cluster, so optopt names it. */
-static void bad_option(const char *word, int opt, const char *what)
-{
-	size_t n = strcspn(word, "=");
-	int is_long = strncmp(word, "--", 2) == 0;
-
-	if (is_long && what != NULL)
-		usage_error("option '%.*s' %s", (int)n, word, what);
-	if (is_long && opt == 0)
-		usage_error("unknown option '%.*s'", (int)n, word);
-	if (is_long && word[n] == '=')
-		usage_error("option '%.*s' takes no value", (int)n, word);
-	if (what != NULL)
-		usage_error("option '-%c' %s", opt, what);
-	usage_error("unknown option '-%c'", opt);
-}
-
-static double option_seconds(const char *name, const char *arg)
-{
-	char err[WSK_ERRLEN];
-	double v;
-
-	if (wsk_parse_seconds(arg, SECS_MAX, &v, err, sizeof(err)) < 0)
-		usage_error("--%s: %s", name, err);
-	return v;
-}
-
 /* Accepts "Name: value" (curl's "Name:" removes a header libcurl would
  * send). CR and LF would smuggle in extra header lines. */
 static void check_header(const char *h)
@@ -260,14 +218,8 @@ static void check_header(const char *h)
 	size_t n = strcspn(h, ": \t");
 
 	if (n == 0 || h[n] != ':' || strpbrk(h, "\r\n") != NULL)
-		usage_error("bad header '%s': expected 'Name: value'", h);
-}
-
-static const char *env_nonempty(const char *name)
-{
-	const char *v = getenv(name);
-
-	return v != NULL && *v != '\0' ? v : NULL;
+		wsk_cli_usage_error("bad header '%s': expected 'Name: value'",
+				    h);
 }
 
 static void parse_options(int argc, char **argv, struct options *o)
@@ -286,8 +238,8 @@ static void parse_options(int argc, char **argv, struct options *o)
 		switch (c) {
 		case OPT_CACERT: o->cacert = optarg; break;
 		case OPT_CONNECT_TIMEOUT:
-			o->connect_timeout =
-			    option_seconds("connect-timeout", optarg);
+			o->connect_timeout = wsk_cli_seconds(
+			    "--connect-timeout", optarg, SECS_MAX);
 			break;
 		case 'H':
 			check_header(optarg);
@@ -297,18 +249,19 @@ static void parse_options(int argc, char **argv, struct options *o)
 		case 'k': o->insecure = 1; break;
 		case 'l': o->lines = 1; break;
 		case OPT_MAX_TIME:
-			o->max_time = option_seconds("max-time", optarg);
+			o->max_time =
+			    wsk_cli_seconds("--max-time", optarg, SECS_MAX);
 			break;
 		case 'q': o->quiet = 1; break;
 		case OPT_RETRY:
 			if (wsk_parse_int(optarg, 0, RETRY_MAX, &n, err,
 					  sizeof(err)) < 0)
-				usage_error("--retry: %s", err);
+				wsk_cli_usage_error("--retry: %s", err);
 			o->retry = (long)n;
 			break;
 		case OPT_TOKEN:
 			if (*optarg == '\0' || strpbrk(optarg, "\r\n") != NULL)
-				usage_error("--token: bad token");
+				wsk_cli_usage_error("--token: bad token");
 			o->token = optarg;
 			break;
 		case OPT_URL: o->url = optarg; break;
@@ -317,37 +270,36 @@ static void parse_options(int argc, char **argv, struct options *o)
 			exit(close_stdout(0, WSK_EXIT_OK));
 		case 'v': o->verbose = 1; break;
 		case OPT_WATCH:
-			o->watch = option_seconds("watch", optarg);
+			o->watch = wsk_cli_seconds("--watch", optarg, SECS_MAX);
 			if (o->watch <= 0)
-				usage_error("--watch: '%s' must be more than 0",
-					    optarg);
+				wsk_cli_usage_error(
+				    "--watch: '%s' must be more than 0",
+				    optarg);
 			break;
-		case ':':
-			bad_option(argv[optind - 1], optopt, "needs a value");
-			break;
-		default: bad_option(argv[optind - 1], optopt, NULL);
+		default: wsk_cli_bad_option(c, argv[optind - 1], optopt);
 		}
 	}
 	if (o->quiet && o->verbose)
-		usage_error("--quiet and --verbose cannot be used together");
+		wsk_cli_usage_error(
+		    "--quiet and --verbose cannot be used together");
 	if (o->cacert != NULL && access(o->cacert, R_OK) != 0)
-		usage_error("cannot read CA file '%s': %s", o->cacert,
-			    strerror(errno));
+		wsk_cli_usage_error("cannot read CA file '%s': %s", o->cacert,
+				    strerror(errno));
 	o->ids = argv + optind;
 	o->nids = argc - optind;
 	for (c = 0; c < o->nids; c++)
 		if (o->ids[c][0] == '\0')
-			usage_error("empty event ID");
+			wsk_cli_usage_error("empty event ID");
 	if (o->url == NULL)
-		o->url = env_nonempty("EVENTS_URL");
+		o->url = wsk_cli_env("EVENTS_URL");
 	if (o->url == NULL)
-		o->url = env_nonempty("WS_URL");
+		o->url = wsk_cli_env("WS_URL");
 	if (o->url == NULL)
 		o->url = DEFAULT_URL;
 	if (o->token == NULL) {
-		o->token = env_nonempty("WS_TOKEN");
+		o->token = wsk_cli_env("WS_TOKEN");
 		if (o->token != NULL && strpbrk(o->token, "\r\n") != NULL)
-			usage_error("WS_TOKEN: bad token");
+			wsk_cli_usage_error("WS_TOKEN: bad token");
 	}
 }
 
@@ -1116,18 +1068,6 @@ static int watch(struct fetcher *f, struct target *t, size_t nt)
 	return rc < 0 ? WSK_EXIT_OK : rc;
 }
 
-/* A descriptor 0-2 that is closed would be taken by libcurl's socket, and
- * the output would go to the server: hold them with /dev/null. */
-static void hold_std_fds(void)
-{
-	int fd;
-
-	for (fd = 0; fd <= 2; fd++)
-		if (fcntl(fd, F_GETFD) < 0 && errno == EBADF &&
-		    open("/dev/null", O_RDWR) != fd)
-			exit(WSK_EXIT_FAIL);
-}
-
 /* In --watch, SIGINT and SIGTERM end the program with status 0. They are
  * blocked except while libcurl transfers (its progress callback sees the
  * flag) and while pause_for waits in pselect. */
@@ -1160,7 +1100,8 @@ int main(int argc, char **argv)
 	size_t nt, i;
 	int status, n;
 
-	hold_std_fds();
+	wsk_cli_prog = PROG;
+	wsk_cli_hold_std_fds();
 	signal(SIGPIPE, SIG_IGN);
 	parse_options(argc, argv, &opt);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
@@ -1168,14 +1109,14 @@ int main(int argc, char **argv)
 		return WSK_EXIT_FAIL;
 	}
 	if (parse_base(opt.url, &base, &prefix, err, sizeof(err)) < 0)
-		usage_error("%s", err);
+		wsk_cli_usage_error("%s", err);
 	nt = opt.nids > 0 ? (size_t)opt.nids : 1;
 	t = xmalloc(sizeof(*t) * nt);
 	for (i = 0; i < nt; i++) {
 		const char *id = opt.nids > 0 ? opt.ids[i] : NULL;
 
 		if (request_url(&t[i], base, prefix, id, err, sizeof(err)) < 0)
-			usage_error("%s", err);
+			wsk_cli_usage_error("%s", err);
 		if (id != NULL) {
 			t[i].label = printable(id);
 		} else {

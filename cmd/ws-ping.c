@@ -37,7 +37,6 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <math.h>
 #include <netinet/in.h>
@@ -353,20 +352,6 @@ static void help(void)
 		puts(text[i]);
 }
 
-static void usage_error(const char *fmt, ...)
-    __attribute__((format(printf, 1, 2), noreturn));
-static void usage_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs(PROG ": ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputs("\nTry '" PROG " --help' for more information.\n", stderr);
-	exit(WSK_EXIT_USAGE);
-}
-
 static void errmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void errmsg(const char *fmt, ...)
 {
@@ -390,58 +375,14 @@ static void *xcalloc(size_t n, size_t size)
 	return p;
 }
 
-/* getopt_long's complaints in our words (as events-get words them). */
-static void bad_option(const char *word, int opt, const char *what)
-{
-	size_t n = strcspn(word, "=");
-	int is_long = strncmp(word, "--", 2) == 0;
-
-	if (is_long && what != NULL)
-		usage_error("option '%.*s' %s", (int)n, word, what);
-	if (is_long && opt == 0)
-		usage_error("unknown option '%.*s'", (int)n, word);
-	if (is_long && word[n] == '=')
-		usage_error("option '%.*s' takes no value", (int)n, word);
-	if (what != NULL)
-		usage_error("option '-%c' %s", opt, what);
-	usage_error("unknown option '-%c'", opt);
-}
-
-static double option_seconds(const char *name, const char *arg)
-{
-	char err[WSK_ERRLEN];
-	double v;
-
-	if (wsk_parse_seconds(arg, SECS_MAX, &v, err, sizeof(err)) < 0)
-		usage_error("%s: %s", name, err);
-	return v;
-}
-
 static double option_positive(const char *name, const char *arg)
 {
-	double v = option_seconds(name, arg);
+	double v = wsk_cli_seconds(name, arg, SECS_MAX);
 
 	if (v < 0.001)
-		usage_error("%s: '%s' must be at least 0.001", name, arg);
+		wsk_cli_usage_error("%s: '%s' must be at least 0.001", name,
+				    arg);
 	return v;
-}
-
-static long long option_int(const char *name, const char *arg, long long min,
-			    long long max)
-{
-	char err[WSK_ERRLEN];
-	long long v;
-
-	if (wsk_parse_int(arg, min, max, &v, err, sizeof(err)) < 0)
-		usage_error("%s: %s", name, err);
-	return v;
-}
-
-static const char *env_nonempty(const char *name)
-{
-	const char *v = getenv(name);
-
-	return v != NULL && *v != '\0' ? v : NULL;
 }
 
 static unsigned cpu_count(void)
@@ -466,23 +407,25 @@ static void parse_sources(struct options *o, const char *arg)
 		end = strchr(p, ',');
 		n = end ? (size_t)(end - p) : strlen(p);
 		if (n == 0 || n >= sizeof(ip))
-			usage_error("--source: '%.*s' is not an IP address",
-				    (int)n, p);
+			wsk_cli_usage_error(
+			    "--source: '%.*s' is not an IP address", (int)n, p);
 		memcpy(ip, p, n);
 		ip[n] = '\0';
 		if (o->nsources == SOURCES_MAX)
-			usage_error("--source: at most %d addresses",
-				    SOURCES_MAX);
+			wsk_cli_usage_error("--source: at most %d addresses",
+					    SOURCES_MAX);
 		if (o->sources == NULL)
 			o->sources = xcalloc(SOURCES_MAX, sizeof(*o->sources));
 		ss = &o->sources[o->nsources];
 		if (uv_ip4_addr(ip, 0, (struct sockaddr_in *)ss) != 0 &&
 		    uv_ip6_addr(ip, 0, (struct sockaddr_in6 *)ss) != 0)
-			usage_error("--source: '%s' is not an IP address", ip);
+			wsk_cli_usage_error(
+			    "--source: '%s' is not an IP address", ip);
 		if (o->nsources > 0 && ss->ss_family != o->sources[0].ss_family)
-			usage_error("--source: '%s' and the first address are "
-				    "not both IPv4 or both IPv6",
-				    ip);
+			wsk_cli_usage_error(
+			    "--source: '%s' and the first address are "
+			    "not both IPv4 or both IPv6",
+			    ip);
 		o->nsources++;
 		p = end ? end + 1 : NULL;
 	} while (p != NULL);
@@ -513,17 +456,18 @@ static void parse_options(int argc, char **argv, struct options *o)
 			break;
 		switch (c) {
 		case 'C':
-			o->clients = (long)option_int("--clients", optarg, 1,
-						      CLIENTS_MAX);
+			o->clients = (long)wsk_cli_int("--clients", optarg, 1,
+						       CLIENTS_MAX);
 			o->load = 1;
 			break;
 		case OPT_CONNECT_RATE:
 			o->connect_rate =
-			    option_seconds("--connect-rate", optarg);
+			    wsk_cli_seconds("--connect-rate", optarg, SECS_MAX);
 			if (o->connect_rate <= 0)
-				usage_error("--connect-rate: '%s' must be more "
-					    "than 0",
-					    optarg);
+				wsk_cli_usage_error(
+				    "--connect-rate: '%s' must be more "
+				    "than 0",
+				    optarg);
 			given_rate = 1;
 			break;
 		case OPT_CONNECT_TIMEOUT:
@@ -531,23 +475,24 @@ static void parse_options(int argc, char **argv, struct options *o)
 			o->connect_timeout_ms = (uint64_t)llround(v * 1000);
 			break;
 		case 'c':
-			o->count = (uint64_t)option_int("--count", optarg, 1,
-							1000000000);
+			o->count = (uint64_t)wsk_cli_int("--count", optarg, 1,
+							 1000000000);
 			given_count = 1;
 			break;
 		case 'H':
 			if (wsk_client_check_header(optarg, err, sizeof(err)) <
 			    0)
-				usage_error("--header: %s", err);
+				wsk_cli_usage_error("--header: %s", err);
 			o->headers[o->nheaders++] = optarg;
 			break;
 		case 'h': help(); exit(WSK_EXIT_OK);
 		case 'i':
-			v = option_seconds("--interval", optarg);
+			v = wsk_cli_seconds("--interval", optarg, SECS_MAX);
 			if (v > 0 && v < 0.001)
-				usage_error("--interval: '%s' is below 1 ms "
-					    "(0 sends back to back)",
-					    optarg);
+				wsk_cli_usage_error(
+				    "--interval: '%s' is below 1 ms "
+				    "(0 sends back to back)",
+				    optarg);
 			/* To the microsecond: with -C 50 -i 0.0025 the rate is
 			 * 20000 probes a second, not 16667. */
 			o->interval_ns = (uint64_t)llround(v * 1e6) * 1000;
@@ -560,29 +505,29 @@ static void parse_options(int argc, char **argv, struct options *o)
 			else if (strcmp(optarg, "frame") == 0)
 				o->mode = MODE_FRAME;
 			else
-				usage_error("--mode: '%s' is not app or frame",
-					    optarg);
+				wsk_cli_usage_error(
+				    "--mode: '%s' is not app or frame", optarg);
 			probe_opt = "--mode";
 			break;
 		case OPT_ORIGIN:
 			if (strpbrk(optarg, "\r\n") != NULL)
-				usage_error("--origin: bad origin");
+				wsk_cli_usage_error("--origin: bad origin");
 			o->origin = optarg;
 			break;
 		case OPT_PIPELINE:
-			o->pipeline = (unsigned)option_int("--pipeline", optarg,
-							   1, PIPELINE_MAX);
+			o->pipeline = (unsigned)wsk_cli_int(
+			    "--pipeline", optarg, 1, PIPELINE_MAX);
 			given_pipeline = 1;
 			probe_opt = "--pipeline";
 			break;
 		case OPT_PROTOCOL:
 			if (*optarg == '\0' || strpbrk(optarg, "\r\n") != NULL)
-				usage_error("--protocol: bad protocol");
+				wsk_cli_usage_error("--protocol: bad protocol");
 			o->protocol = optarg;
 			break;
 		case OPT_TOKEN:
 			if (*optarg == '\0' || strpbrk(optarg, "\r\n") != NULL)
-				usage_error("--token: bad token");
+				wsk_cli_usage_error("--token: bad token");
 			o->token = optarg;
 			break;
 		case OPT_CACERT: o->cacert = optarg; break;
@@ -594,7 +539,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 		case 's':
 			if (wsk_parse_size(optarg, 0, SIZE_MAX_APP, &size, err,
 					   sizeof(err)) < 0)
-				usage_error("--size: %s", err);
+				wsk_cli_usage_error("--size: %s", err);
 			o->size = size;
 			probe_opt = "--size";
 			break;
@@ -603,14 +548,15 @@ static void parse_options(int argc, char **argv, struct options *o)
 			if (o->kind != LOAD_PROBE &&
 			    o->kind !=
 				(c == OPT_STORM ? LOAD_STORM : LOAD_SUBSCRIBE))
-				usage_error("--storm and --subscribe cannot be "
-					    "used together");
+				wsk_cli_usage_error(
+				    "--storm and --subscribe cannot be "
+				    "used together");
 			o->kind = c == OPT_STORM ? LOAD_STORM : LOAD_SUBSCRIBE;
 			o->load = 1;
 			break;
 		case OPT_THREADS:
-			o->threads = (unsigned)option_int("--threads", optarg,
-							  1, THREADS_MAX);
+			o->threads = (unsigned)wsk_cli_int("--threads", optarg,
+							   1, THREADS_MAX);
 			given_threads = 1;
 			break;
 		case 'V': printf(PROG " %s\n", WSK_VERSION); exit(WSK_EXIT_OK);
@@ -624,47 +570,49 @@ static void parse_options(int argc, char **argv, struct options *o)
 			v = option_positive("--deadline", optarg);
 			o->deadline_ms = (uint64_t)llround(v * 1000);
 			break;
-		case ':':
-			bad_option(argv[optind - 1], optopt, "needs a value");
-			break;
-		default: bad_option(argv[optind - 1], optopt, NULL);
+		default: wsk_cli_bad_option(c, argv[optind - 1], optopt);
 		}
 	}
 	if (o->quiet && o->verbose)
-		usage_error("--quiet and --verbose cannot be used together");
+		wsk_cli_usage_error(
+		    "--quiet and --verbose cannot be used together");
 	if (o->kind != LOAD_PROBE && probe_opt != NULL)
-		usage_error("%s and %s cannot be used together",
-			    o->kind == LOAD_STORM ? "--storm" : "--subscribe",
-			    probe_opt);
+		wsk_cli_usage_error("%s and %s cannot be used together",
+				    o->kind == LOAD_STORM ? "--storm"
+							  : "--subscribe",
+				    probe_opt);
 	if (o->kind == LOAD_SUBSCRIBE && given_count)
-		usage_error("--subscribe and --count cannot be used together");
+		wsk_cli_usage_error(
+		    "--subscribe and --count cannot be used together");
 	if (given_pipeline && o->interval_ns != 0)
-		usage_error("--pipeline needs --interval 0");
+		wsk_cli_usage_error("--pipeline needs --interval 0");
 	if (given_rate && !o->load)
-		usage_error("--connect-rate needs --clients");
+		wsk_cli_usage_error("--connect-rate needs --clients");
 	if (given_threads && !o->load)
-		usage_error("--threads needs --clients");
+		wsk_cli_usage_error("--threads needs --clients");
 	if (o->mode == MODE_FRAME && o->size > FRAME_PAYLOAD_MAX)
-		usage_error("--size: a ping frame holds at most %d bytes",
-			    FRAME_PAYLOAD_MAX);
+		wsk_cli_usage_error(
+		    "--size: a ping frame holds at most %d bytes",
+		    FRAME_PAYLOAD_MAX);
 	if (argc - optind > 1)
-		usage_error("too many arguments: '%s'", argv[optind + 1]);
-	url = optind < argc ? argv[optind] : env_nonempty("WS_URL");
+		wsk_cli_usage_error("too many arguments: '%s'",
+				    argv[optind + 1]);
+	url = optind < argc ? argv[optind] : wsk_cli_env("WS_URL");
 	if (url == NULL)
 		url = DEFAULT_URL;
 	if (wsk_url_parse(&o->url, url, err, sizeof(err)) < 0)
-		usage_error("bad URL %s", err);
+		wsk_cli_usage_error("bad URL %s", err);
 	if (o->token == NULL) {
-		o->token = env_nonempty("WS_TOKEN");
+		o->token = wsk_cli_env("WS_TOKEN");
 		if (o->token != NULL && strpbrk(o->token, "\r\n") != NULL)
-			usage_error("WS_TOKEN: bad token");
+			wsk_cli_usage_error("WS_TOKEN: bad token");
 	}
 	if (o->cacert != NULL && access(o->cacert, R_OK) != 0)
-		usage_error("cannot read CA file '%s': %s", o->cacert,
-			    strerror(errno));
+		wsk_cli_usage_error("cannot read CA file '%s': %s", o->cacert,
+				    strerror(errno));
 	if (o->url.is_tls && wsk_tls_client_ctx(&o->tls, o->cacert, o->insecure,
 						err, sizeof(err)) < 0)
-		usage_error("%s", err);
+		wsk_cli_usage_error("%s", err);
 	if (!o->load)
 		o->threads = 1;
 	else if (!given_threads)
@@ -712,10 +660,11 @@ static void check_fd_limit(const struct options *o)
 	cap = (long)rl.rlim_cur - open_fds() - FDS_SPARE -
 	      FDS_PER_LOOP * (long)(o->threads + 1);
 	if (o->clients > cap)
-		usage_error("--clients: %ld is more than this process can "
-			    "hold (%ld with an open file limit of %llu)",
-			    o->clients, cap < 0 ? 0 : cap,
-			    (unsigned long long)rl.rlim_cur);
+		wsk_cli_usage_error(
+		    "--clients: %ld is more than this process can "
+		    "hold (%ld with an open file limit of %llu)",
+		    o->clients, cap < 0 ? 0 : cap,
+		    (unsigned long long)rl.rlim_cur);
 }
 
 /* "127.0.0.1:3000" or "[::1]:3000". */
@@ -2207,18 +2156,6 @@ static void run_release(struct run *r, struct options *o)
 	wsk_url_release(&o->url);
 }
 
-/* A closed descriptor 0-2 would be taken by a socket, and the output
- * would go to the server: hold them with /dev/null. */
-static void hold_std_fds(void)
-{
-	int fd;
-
-	for (fd = 0; fd <= 2; fd++)
-		if (fcntl(fd, F_GETFD) < 0 && errno == EBADF &&
-		    open("/dev/null", O_RDWR) != fd)
-			exit(WSK_EXIT_FAIL);
-}
-
 int main(int argc, char **argv)
 {
 	static struct options opts;
@@ -2231,7 +2168,8 @@ int main(int argc, char **argv)
 	unsigned i;
 	int rc;
 
-	hold_std_fds();
+	wsk_cli_prog = PROG;
+	wsk_cli_hold_std_fds();
 	signal(SIGPIPE, SIG_IGN);
 	parse_options(argc, argv, &opts);
 	check_fd_limit(o);

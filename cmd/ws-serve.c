@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
-#include <stdarg.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -101,18 +100,6 @@ static void usage(FILE *f)
 	fputs(text, f);
 }
 
-static void die_usage(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "%s: ", prog);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\nTry '%s --help' for more information.\n", prog);
-	exit(WSK_EXIT_USAGE);
-}
-
 static void log_cb(void *arg, const struct wsk_log_rec *r)
 {
 	const struct options *o = arg;
@@ -201,48 +188,16 @@ static const char *read_token(const char *path)
 	size_t n;
 
 	if (!f)
-		die_usage("--token-file: cannot read '%s': %s", path,
-			  strerror(errno));
+		wsk_cli_usage_error("--token-file: cannot read '%s': %s", path,
+				    strerror(errno));
 	if (!fgets(tok, sizeof(tok), f))
 		tok[0] = '\0';
 	fclose(f);
 	n = strcspn(tok, "\r\n");
 	tok[n] = '\0';
 	if (n == 0)
-		die_usage("--token-file: '%s' holds no token", path);
+		wsk_cli_usage_error("--token-file: '%s' holds no token", path);
 	return tok;
-}
-
-static double parse_secs(const char *opt, const char *arg, double max)
-{
-	char err[WSK_ERRLEN];
-	double v;
-
-	if (wsk_parse_seconds(arg, max, &v, err, sizeof(err)))
-		die_usage("%s: %s", opt, err);
-	return v;
-}
-
-static long long parse_int(const char *opt, const char *arg, long long min,
-			   long long max)
-{
-	char err[WSK_ERRLEN];
-	long long v;
-
-	if (wsk_parse_int(arg, min, max, &v, err, sizeof(err)))
-		die_usage("%s: %s", opt, err);
-	return v;
-}
-
-static uint64_t parse_size(const char *opt, const char *arg, uint64_t min,
-			   uint64_t max)
-{
-	char err[WSK_ERRLEN];
-	uint64_t v;
-
-	if (wsk_parse_size(arg, min, max, &v, err, sizeof(err)))
-		die_usage("%s: %s", opt, err);
-	return v;
 }
 
 static void parse(int argc, char **argv, struct options *o)
@@ -332,16 +287,16 @@ static void parse(int argc, char **argv, struct options *o)
 		switch (c) {
 		case 'p':
 			o->srv.port =
-			    (int)parse_int("--port", optarg, 0, 65535);
+			    (int)wsk_cli_int("--port", optarg, 0, 65535);
 			break;
 		case OPT_HOST: o->srv.host = optarg; break;
 		case OPT_WEB: o->srv.web_dir = optarg; break;
 		case OPT_INTERVAL:
 			if (wsk_parse_range(optarg, 86400000, 1, &lo, &hi, err,
 					    sizeof(err)))
-				die_usage("--interval: %s", err);
+				wsk_cli_usage_error("--interval: %s", err);
 			if (lo < 1)
-				die_usage(
+				wsk_cli_usage_error(
 				    "--interval: '%s' must be at least 1 ms",
 				    optarg);
 			o->srv.interval_min = (unsigned)lo;
@@ -349,52 +304,54 @@ static void parse(int argc, char **argv, struct options *o)
 			break;
 		case OPT_SEED:
 			o->srv.have_seed = 1;
-			o->srv.seed =
-			    (uint64_t)parse_int("--seed", optarg, 0, INT64_MAX);
+			o->srv.seed = (uint64_t)wsk_cli_int("--seed", optarg, 0,
+							    INT64_MAX);
 			break;
 		case OPT_HISTORY:
-			o->srv.history =
-			    (size_t)parse_int("--history", optarg, 0, 10000000);
+			o->srv.history = (size_t)wsk_cli_int(
+			    "--history", optarg, 0, 10000000);
 			break;
 		case OPT_MAXMSG:
-			o->srv.max_message = (size_t)parse_size(
+			o->srv.max_message = (size_t)wsk_cli_size(
 			    "--max-message", optarg, 125, 16 << 20);
 			break;
 		case OPT_MAXQUEUE:
-			o->srv.max_queue = (size_t)parse_size(
+			o->srv.max_queue = (size_t)wsk_cli_size(
 			    "--max-queue", optarg, 1024, (uint64_t)1 << 32);
 			break;
 		case OPT_MAXCLIENTS:
-			o->srv.max_clients = (long)parse_int(
+			o->srv.max_clients = (long)wsk_cli_int(
 			    "--max-clients", optarg, 1, 10000000);
 			break;
 		case OPT_MSGRATE:
 			/* "N/s" as written in the docs, or a bare N. */
 			n = strlen(optarg);
 			if (n >= sizeof(rate))
-				die_usage("--msg-rate: '%s' is too long",
-					  optarg);
+				wsk_cli_usage_error(
+				    "--msg-rate: '%s' is too long", optarg);
 			memcpy(rate, optarg, n + 1);
 			if (n > 2 && strcmp(rate + n - 2, "/s") == 0)
 				rate[n - 2] = '\0';
-			o->srv.msg_rate = parse_secs("--msg-rate", rate, 1e9);
+			o->srv.msg_rate =
+			    wsk_cli_seconds("--msg-rate", rate, 1e9);
 			break;
 		case OPT_MSGBURST:
-			o->srv.msg_burst = (double)parse_int(
+			o->srv.msg_burst = (double)wsk_cli_int(
 			    "--msg-burst", optarg, 1, 1000000);
 			break;
 		case OPT_HSTIMEOUT:
 			o->srv.handshake_timeout_ms =
-			    (unsigned)(1000 * parse_secs("--handshake-timeout",
-							 optarg, 3600));
+			    (unsigned)(1000 *
+				       wsk_cli_seconds("--handshake-timeout",
+						       optarg, 3600));
 			if (o->srv.handshake_timeout_ms == 0)
-				die_usage(
+				wsk_cli_usage_error(
 				    "--handshake-timeout: must be above 0");
 			break;
 		case OPT_HEARTBEAT:
 			o->srv.heartbeat_ms =
-			    (unsigned)(1000 * parse_secs("--heartbeat", optarg,
-							 86400));
+			    (unsigned)(1000 * wsk_cli_seconds("--heartbeat",
+							      optarg, 86400));
 			break;
 		case OPT_TOKEN:
 			o->access.token = optarg;
@@ -406,8 +363,9 @@ static void parse(int argc, char **argv, struct options *o)
 			break;
 		case OPT_ORIGIN:
 			if (o->access.norigins == MAX_ORIGINS)
-				die_usage("--allow-origin: at most %d origins",
-					  MAX_ORIGINS);
+				wsk_cli_usage_error(
+				    "--allow-origin: at most %d origins",
+				    MAX_ORIGINS);
 			o->origins[o->access.norigins++] = optarg;
 			break;
 		case OPT_ECHO: o->srv.echo = 1; break;
@@ -417,27 +375,29 @@ static void parse(int argc, char **argv, struct options *o)
 		case OPT_TLSKEY: o->tls_key = optarg; break;
 		case OPT_REDIS:
 			if (wsk_redis_check_url(optarg, err, sizeof(err)) < 0)
-				die_usage("--redis: %s", err);
+				wsk_cli_usage_error("--redis: %s", err);
 			o->srv.redis_url = optarg;
 			break;
 		case OPT_STATS:
 			o->srv.stats_ms =
-			    (unsigned)(1000 * parse_secs("--stats-interval",
-							 optarg, 86400));
+			    (unsigned)(1000 *
+				       wsk_cli_seconds("--stats-interval",
+						       optarg, 86400));
 			break;
 		case OPT_LEASE:
 			o->srv.lease_ms =
-			    (unsigned)(1000 *
-				       parse_secs("--lease", optarg, 3600));
+			    (unsigned)(1000 * wsk_cli_seconds("--lease", optarg,
+							      3600));
 			if (o->srv.lease_ms < 300)
-				die_usage("--lease: at least 0.3 seconds");
+				wsk_cli_usage_error(
+				    "--lease: at least 0.3 seconds");
 			break;
 		case OPT_REUSEPORT: o->srv.reuseport = 1; break;
 		case OPT_LOGFMT:
 			if (strcmp(optarg, "json") == 0)
 				o->json_log = 1;
 			else if (strcmp(optarg, "text") != 0)
-				die_usage(
+				wsk_cli_usage_error(
 				    "--log-format: '%s' is not text or json",
 				    optarg);
 			break;
@@ -446,24 +406,26 @@ static void parse(int argc, char **argv, struct options *o)
 		case 'h': usage(stdout); exit(0);
 		case 'V': printf("ws-serve %s\n", WSK_VERSION); exit(0);
 		case ':':
-			die_usage("option '%s' needs a value",
-				  argv[optind - 1]);
+			wsk_cli_usage_error("option '%s' needs a value",
+					    argv[optind - 1]);
 			break;
-		default: die_usage("unknown option '%s'", argv[optind - 1]);
+		default:
+			wsk_cli_usage_error("unknown option '%s'",
+					    argv[optind - 1]);
 		}
 	}
 	if (optind < argc)
-		die_usage("unexpected argument '%s'", argv[optind]);
+		wsk_cli_usage_error("unexpected argument '%s'", argv[optind]);
 	if (o->srv.redis_url && o->srv.echo)
-		die_usage("--redis and --echo conflict");
+		wsk_cli_usage_error("--redis and --echo conflict");
 	if (!o->tls_cert != !o->tls_key)
-		die_usage("--tls-cert and --tls-key go together");
+		wsk_cli_usage_error("--tls-cert and --tls-key go together");
 	if (o->quiet && o->verbose)
-		die_usage("--quiet and --verbose conflict");
+		wsk_cli_usage_error("--quiet and --verbose conflict");
 	if (token_file > 1)
-		die_usage("--token and --token-file conflict");
+		wsk_cli_usage_error("--token and --token-file conflict");
 	if (o->access.token && !o->access.token[0])
-		die_usage("--token: the token is empty");
+		wsk_cli_usage_error("--token: the token is empty");
 	if (!o->srv.web_dir)
 		o->srv.web_dir = default_web_dir();
 	o->access.origins = o->origins;
@@ -526,6 +488,7 @@ int main(int argc, char **argv)
 	char err[WSK_ERRLEN];
 	int r;
 
+	wsk_cli_prog = prog;
 	parse(argc, argv, &o);
 	signal(SIGPIPE, SIG_IGN);
 	raise_nofile();

@@ -168,20 +168,6 @@ static void usage(FILE *f)
 	    "  -V, --version            show the version\n");
 }
 
-static void die_usage(const char *fmt, ...)
-    __attribute__((format(printf, 1, 2)));
-static void die_usage(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "%s: ", prog);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\nTry '%s --help' for more information.\n", prog);
-	exit(WSK_EXIT_USAGE);
-}
-
 /* Diagnostics. note() is silenced by -q, info() shows with -v only and
  * say() always prints: it explains a non-zero exit status. */
 static void vsay(const char *fmt, va_list ap)
@@ -329,24 +315,22 @@ static const char *opt_name(int c)
 
 static double seconds_arg(int c, const char *s, int positive)
 {
-	char err[WSK_ERRLEN];
+	char name[32];
 	double v;
 
-	if (wsk_parse_seconds(s, 86400.0 * 365, &v, err, sizeof(err)) < 0)
-		die_usage("--%s: %s", opt_name(c), err);
+	snprintf(name, sizeof(name), "--%s", opt_name(c));
+	v = wsk_cli_seconds(name, s, 86400.0 * 365);
 	if (positive && v <= 0)
-		die_usage("--%s: '%s' must be more than 0", opt_name(c), s);
+		wsk_cli_usage_error("%s: '%s' must be more than 0", name, s);
 	return v;
 }
 
 static long long int_arg(int c, const char *s, long long min, long long max)
 {
-	char err[WSK_ERRLEN];
-	long long v;
+	char name[32];
 
-	if (wsk_parse_int(s, min, max, &v, err, sizeof(err)) < 0)
-		die_usage("--%s: %s", opt_name(c), err);
-	return v;
+	snprintf(name, sizeof(name), "--%s", opt_name(c));
+	return wsk_cli_int(name, s, min, max);
 }
 
 static void parse_args(struct options *o, int argc, char **argv)
@@ -374,7 +358,7 @@ static void parse_args(struct options *o, int argc, char **argv)
 		case 'H':
 			if (wsk_client_check_header(optarg, err, sizeof(err)) <
 			    0)
-				die_usage("--header: %s", err);
+				wsk_cli_usage_error("--header: %s", err);
 			push_arg(&o->headers, &o->nheaders, optarg);
 			break;
 		case OPT_TYPE: push_arg(&o->types, &o->ntypes, optarg); break;
@@ -388,7 +372,7 @@ static void parse_args(struct options *o, int argc, char **argv)
 		case 'k': o->insecure = 1; break;
 		case OPT_TOKEN:
 			if (!*optarg || strpbrk(optarg, "\r\n"))
-				die_usage(
+				wsk_cli_usage_error(
 				    "--token: the token is empty or holds "
 				    "a line break");
 			o->token = optarg;
@@ -397,9 +381,10 @@ static void parse_args(struct options *o, int argc, char **argv)
 		case OPT_ORIGIN: o->origin = optarg; break;
 		case OPT_PROTOCOL:
 			if (!*optarg || strpbrk(optarg, "\r\n"))
-				die_usage("--protocol: '%s' is not a protocol "
-					  "name",
-					  optarg);
+				wsk_cli_usage_error(
+				    "--protocol: '%s' is not a protocol "
+				    "name",
+				    optarg);
 			o->protocol = optarg;
 			break;
 		case OPT_LINGER:
@@ -427,11 +412,12 @@ static void parse_args(struct options *o, int argc, char **argv)
 			if (wsk_parse_range(optarg, 3600, 0, &o->backoff_min,
 					    &o->backoff_max, err,
 					    sizeof(err)) < 0)
-				die_usage("--backoff: %s", err);
+				wsk_cli_usage_error("--backoff: %s", err);
 			if (o->backoff_max <= 0)
-				die_usage("--backoff: '%s' must allow more "
-					  "than 0 s",
-					  optarg);
+				wsk_cli_usage_error(
+				    "--backoff: '%s' must allow more "
+				    "than 0 s",
+				    optarg);
 			if (o->backoff_min <= 0)
 				o->backoff_min = o->backoff_max / 64;
 			break;
@@ -443,21 +429,17 @@ static void parse_args(struct options *o, int argc, char **argv)
 			else if (strcmp(optarg, "raw") == 0)
 				o->binary = BIN_RAW;
 			else
-				die_usage("--binary: '%s' is not hex, base64 "
-					  "or raw",
-					  optarg);
+				wsk_cli_usage_error(
+				    "--binary: '%s' is not hex, base64 "
+				    "or raw",
+				    optarg);
 			break;
 		case OPT_MAX_MESSAGE:
 			if (wsk_parse_size(optarg, 1, 1u << 31, &o->max_message,
 					   err, sizeof(err)) < 0)
-				die_usage("--max-message: %s", err);
+				wsk_cli_usage_error("--max-message: %s", err);
 			break;
-		default:
-			fprintf(stderr,
-				"Try '%s --help' for more "
-				"information.\n",
-				prog);
-			exit(WSK_EXIT_USAGE);
+		default: wsk_cli_try_help();
 		}
 	}
 	for (; optind < argc; optind++) {
@@ -466,27 +448,30 @@ static void parse_args(struct options *o, int argc, char **argv)
 		else if (!o->url)
 			o->url = argv[optind];
 		else
-			die_usage("too many arguments: '%s'", argv[optind]);
+			wsk_cli_usage_error("too many arguments: '%s'",
+					    argv[optind]);
 	}
 	if (o->no_reconnect && retry_set)
-		die_usage("--no-reconnect and --retry cannot be used together");
+		wsk_cli_usage_error(
+		    "--no-reconnect and --retry cannot be used together");
 	if (o->keep_open && linger_set)
-		die_usage("--keep-open and --linger cannot be used together");
+		wsk_cli_usage_error(
+		    "--keep-open and --linger cannot be used together");
 	if ((o->keep_open || linger_set) && !o->use_stdin)
-		die_usage("--%s needs --stdin",
-			  o->keep_open ? "keep-open" : "linger");
+		wsk_cli_usage_error("--%s needs --stdin",
+				    o->keep_open ? "keep-open" : "linger");
 	if (o->retry == 0)
 		o->no_reconnect = 1;
 	if (o->cacert && access(o->cacert, R_OK) != 0)
-		die_usage("--cacert: cannot read '%s': %s", o->cacert,
-			  strerror(errno));
+		wsk_cli_usage_error("--cacert: cannot read '%s': %s", o->cacert,
+				    strerror(errno));
 	if (!o->token) {
-		const char *t = getenv("WS_TOKEN");
+		const char *t = wsk_cli_env("WS_TOKEN");
 
-		if (t && *t && strpbrk(t, "\r\n"))
-			die_usage("WS_TOKEN: the token holds a line break");
-		if (t && *t)
-			o->token = t;
+		if (t && strpbrk(t, "\r\n"))
+			wsk_cli_usage_error(
+			    "WS_TOKEN: the token holds a line break");
+		o->token = t;
 	}
 }
 
@@ -1331,20 +1316,21 @@ int main(int argc, char **argv)
 	struct stat st;
 	int r;
 
+	wsk_cli_prog = prog;
 	parse_args(&o, argc, argv);
 	url = o.url;
 	if (!url) {
-		url = getenv("WS_URL");
-		if (!url || !*url)
+		url = wsk_cli_env("WS_URL");
+		if (!url)
 			url = DEFAULT_URL;
 	}
 	if (wsk_url_parse(&w.url, url, err, sizeof(err)) < 0)
-		die_usage("%s", err);
+		wsk_cli_usage_error("%s", err);
 	/* One TLS context for every connection of the run. A CA file that
 	 * does not load is a bad option value. */
 	if (w.url.is_tls && wsk_tls_client_ctx(&w.tls, o.cacert, o.insecure,
 					       err, sizeof(err)) < 0)
-		die_usage("%s", err);
+		wsk_cli_usage_error("%s", err);
 	signal(SIGPIPE, SIG_IGN);
 
 	w.o = &o;

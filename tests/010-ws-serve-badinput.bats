@@ -10,20 +10,6 @@ raw() { "$PY" "$TOP/tests/peers/raw.py" --timeout 20 "$@"; }
 # hex STRING: the bytes of STRING in hex.
 hex() { printf '%s' "$1" | od -An -v -tx1 | tr -d ' \n'; }
 
-# check JSON EXPR...: every jq EXPR is true of JSON; names those that are not.
-check() {
-	local json=$1 prog= e bad
-	shift
-	local exprs=("$@")
-	for e in "$@"; do prog+="${prog:+,}($e)"; done
-	bad=$(jq -r "[$prog] | to_entries[] | select(.value != true) | .key" <<<"$json") ||
-		{ echo "cannot check: ${json:0:400}" >&2; return 1; }
-	[ -z "$bad" ] && return 0
-	for e in $bad; do echo "check failed: ${exprs[e]}" >&2; done
-	echo "in: ${json:0:400}" >&2
-	return 1
-}
-
 # closes_with CODE STEP...: a raw connection that reads the INITIAL, then
 # runs the raw.py STEPs, is closed by the server with CODE.
 closes_with() {

@@ -12,20 +12,6 @@ request() {
 	printf '%s\r\n' "$@" "" | "$PY" "$TOP/tests/peers/raw.py" --timeout 20 http "$PORT" --count 1
 }
 
-# check JSON EXPR...: every jq EXPR is true of JSON; names those that are not.
-check() {
-	local json=$1 prog= e bad
-	shift
-	local exprs=("$@")
-	for e in "$@"; do prog+="${prog:+,}($e)"; done
-	bad=$(jq -r "[$prog] | to_entries[] | select(.value != true) | .key" <<<"$json") ||
-		{ echo "cannot check: ${json:0:400}" >&2; return 1; }
-	[ -z "$bad" ] && return 0
-	for e in $bad; do echo "check failed: ${exprs[e]}" >&2; done
-	echo "in: ${json:0:400}" >&2
-	return 1
-}
-
 # refused STATUS LINE...: the request of LINEs gets the answer STATUS.
 refused() {
 	local want=$1

@@ -12,20 +12,6 @@ hcurl() { timeout 20 curl -s --noproxy '*' "$@"; }
 # prints each response as a JSON line.
 request() { "$PY" "$TOP/tests/peers/raw.py" --timeout 20 http "$PORT" "$@"; }
 
-# check JSON EXPR...: every jq EXPR is true of JSON; names those that are not.
-check() {
-	local json=$1 prog= e bad
-	shift
-	local exprs=("$@")
-	for e in "$@"; do prog+="${prog:+,}($e)"; done
-	bad=$(jq -r "[$prog] | to_entries[] | select(.value != true) | .key" <<<"$json") ||
-		{ echo "cannot check: ${json:0:400}" >&2; return 1; }
-	[ -z "$bad" ] && return 0
-	for e in $bad; do echo "check failed: ${exprs[e]}" >&2; done
-	echo "in: ${json:0:400}" >&2
-	return 1
-}
-
 # fetch PATH...: GETs every PATH over one curl run, body N in $B/N (from 1);
 # prints "STATUS CONTENT-TYPE ALLOW-ORIGIN" a line. Extra curl options can
 # come first, ended by --.

@@ -17,20 +17,6 @@ teardown() {
 	stop_servers
 }
 
-# check JSON EXPR...: every jq EXPR is true of JSON; names those that are not.
-check() {
-	local json=$1 prog= e bad
-	shift
-	local exprs=("$@")
-	for e in "$@"; do prog+="${prog:+,}($e)"; done
-	bad=$(jq -r "[$prog] | to_entries[] | select(.value != true) | .key" <<<"$json") ||
-		{ echo "cannot check: ${json:0:400}" >&2; return 1; }
-	[ -z "$bad" ] && return 0
-	for e in $bad; do echo "check failed: ${exprs[e]}" >&2; done
-	echo "in: ${json:0:400}" >&2
-	return 1
-}
-
 # first_contact: connects once and sets E and S from the INITIAL.
 first_contact() {
 	run -0 ws "$URL" recv bye

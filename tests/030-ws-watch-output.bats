@@ -20,9 +20,7 @@ teardown() {
 # request path and headers), then closes with CLOSE_CODE (0: stays open).
 # Sets PORT and URL like start_server.
 start_script_server() {
-	local log
-	log=$(mktemp "$BATS_TEST_TMPDIR/script.XXXXXX")
-	$PY - "$1" "$2" 2>"$log" 3>&- <<-'EOF' &
+	start_py script "$1" "$2" <<-'EOF'
 	import asyncio, json, sys
 	import websockets
 	code, msgs = int(sys.argv[1]), json.loads(sys.argv[2])
@@ -46,17 +44,12 @@ start_script_server() {
 	        await asyncio.Future()
 	asyncio.run(main())
 	EOF
-	SERVERS="${SERVERS:-} $!"
-	wait_for_port "$log" || { cat "$log" >&3; return 1; }
-	URL="ws://127.0.0.1:$PORT/"
 }
 
 # start_mute_server: a raw server that completes the handshake, sends one
 # message and then never answers anything, not even a ping.
 start_mute_server() {
-	local log
-	log=$(mktemp "$BATS_TEST_TMPDIR/mute.XXXXXX")
-	$PY - 2>"$log" 3>&- <<-'EOF' &
+	start_py mute <<-'EOF'
 	import asyncio, base64, hashlib, sys
 	async def handle(r, w):
 	    head = b""
@@ -82,9 +75,6 @@ start_mute_server() {
 	    await s.serve_forever()
 	asyncio.run(main())
 	EOF
-	SERVERS="${SERVERS:-} $!"
-	wait_for_port "$log" || { cat "$log" >&3; return 1; }
-	URL="ws://127.0.0.1:$PORT/"
 }
 
 # lines_are_json: every line of $output is one JSON value.

@@ -57,8 +57,7 @@ start_tls_server() {
 # binary message, reads two messages back and prints on stderr whether
 # they are the same, then closes with 1000. Sets PORT, URL and ECHO_LOG.
 start_echo_checker() {
-	ECHO_LOG=$(mktemp "$BATS_TEST_TMPDIR/echo.XXXXXX")
-	$PY - 2>"$ECHO_LOG" 3>&- <<-'EOF' &
+	start_py echo <<-'EOF'
 	import asyncio, sys
 	import websockets
 
@@ -85,9 +84,7 @@ start_echo_checker() {
 
 	asyncio.run(main())
 	EOF
-	SERVERS="${SERVERS:-} $!"
-	wait_for_port "$ECHO_LOG" || { cat "$ECHO_LOG" >&3; return 1; }
-	URL="ws://127.0.0.1:$PORT/"
+	ECHO_LOG=$PY_LOG
 }
 
 @test "ws-watch: wss:// with --cacert gets the INITIAL" {
@@ -142,10 +139,8 @@ start_echo_checker() {
 }
 
 @test "ws-watch: a TLS handshake that never ends times out (status 3)" {
-	local log
-	log=$(mktemp "$BATS_TEST_TMPDIR/mute.XXXXXX")
 	# Accepts and reads, never answers.
-	$PY - 2>"$log" 3>&- <<-'EOF' &
+	start_py mute <<-'EOF'
 	import socket, sys, time
 	s = socket.socket()
 	s.bind(("127.0.0.1", 0))
@@ -157,8 +152,6 @@ start_echo_checker() {
 	    c, _ = s.accept()
 	    conns.append(c)
 	EOF
-	SERVERS="${SERVERS:-} $!"
-	wait_for_port "$log"
 	run -3 --separate-stderr timeout 20 "$WW" -q --no-reconnect \
 		--connect-timeout 0.5 --cacert "$CA" "wss://127.0.0.1:$PORT/"
 	assert_equal "$stderr" "ws-watch: cannot connect to 'wss://127.0.0.1:$PORT/': timed out in the TLS handshake (0.5 s)"

@@ -27,9 +27,7 @@ start_quiet_server() {
 # reads every message and never sends one of its own, but answers Ping
 # frames as every RFC 6455 server does. Sets PORT and URL.
 start_py_server() {
-	local log
-	log=$(mktemp "$BATS_TEST_TMPDIR/pyws.XXXXXX")
-	$PY - "$@" 2>"$log" 3>&- <<-'EOF' &
+	start_py pyws "$@" <<-'EOF'
 	import asyncio, sys
 	import websockets
 
@@ -48,9 +46,6 @@ start_py_server() {
 
 	asyncio.run(main())
 	EOF
-	SERVERS="${SERVERS:-} $!"
-	wait_for_port "$log" || { cat "$log" >&3; return 1; }
-	URL="ws://127.0.0.1:$PORT/"
 }
 
 # start_script_server: a python3-websockets 10.4 server that sends every
@@ -58,9 +53,7 @@ start_py_server() {
 # second 8 is out of order), then waits for the client to close. Sets PORT
 # and URL.
 start_script_server() {
-	local log
-	log=$(mktemp "$BATS_TEST_TMPDIR/pyws.XXXXXX")
-	$PY - 2>"$log" 3>&- <<-'EOF' &
+	start_py pyws <<-'EOF'
 	import asyncio, json, sys, time
 	import websockets
 
@@ -84,9 +77,6 @@ start_script_server() {
 
 	asyncio.run(main())
 	EOF
-	SERVERS="${SERVERS:-} $!"
-	wait_for_port "$log" || { cat "$log" >&3; return 1; }
-	URL="ws://127.0.0.1:$PORT/"
 }
 
 # The man page as plain text.

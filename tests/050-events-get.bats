@@ -23,9 +23,7 @@ start_quiet_server() {
 # and then serves the list (pretty-printed, so over several lines) and
 # EVENT#00. Sets PORT and HTTP like start_server.
 start_fake_server() {
-	local log
-	log=$(mktemp "$BATS_TEST_TMPDIR/fake.XXXXXX")
-	$PY - "$1" 2>"$log" 3>&- <<-'EOF' &
+	start_py fake "$1" <<-'EOF'
 	import json, sys
 	from http.server import HTTPServer, BaseHTTPRequestHandler
 	fails = int(sys.argv[1])
@@ -53,8 +51,6 @@ start_fake_server() {
 	      file=sys.stderr, flush=True)
 	s.serve_forever()
 	EOF
-	SERVERS="${SERVERS:-} $!"
-	wait_for_port "$log"
 	HTTP="http://127.0.0.1:$PORT"
 }
 

@@ -11,25 +11,11 @@ LEASE=1
 
 # One redis-server of our own per file, on a free port, nothing on disk.
 setup_file() {
-	local i
-	RP=$(free_port)
-	redis-server --port "$RP" --bind 127.0.0.1 --save '' --appendonly no \
-		--daemonize no --dir "$BATS_FILE_TMPDIR" \
-		>"$BATS_FILE_TMPDIR/redis.log" 2>&1 3>&- &
-	REDIS_PID=$!
-	export RP REDIS_PID
-	for i in $(seq 1 100); do
-		[ "$(redis-cli -p "$RP" ping 2>/dev/null)" = PONG ] && return 0
-		sleep 0.05
-	done
-	cat "$BATS_FILE_TMPDIR/redis.log" >&3
-	return 1
+	start_redis
 }
 
 teardown_file() {
-	kill -CONT "$REDIS_PID" 2>/dev/null || true
-	kill "$REDIS_PID" 2>/dev/null || true
-	wait "$REDIS_PID" 2>/dev/null || true
+	stop_redis
 }
 
 setup() {
@@ -61,21 +47,6 @@ start_instance() {
 health() { curl -s --max-time 2 "http://127.0.0.1:$1/health"; }
 
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
-
-# check JSON EXPR...: every jq EXPR is true of JSON; names those that are not.
-check() {
-	local json=$1 prog='' e bad
-	shift
-	local exprs=("$@")
-	[ -n "$json" ] || { echo "check: nothing to check" >&2; return 1; }
-	for e in "$@"; do prog+="${prog:+,}($e)"; done
-	bad=$(jq -r "[$prog] | to_entries[] | select(.value != true) | .key" <<<"$json") ||
-		{ echo "cannot check: ${json:0:400}" >&2; return 1; }
-	[ -z "$bad" ] && return 0
-	for e in $bad; do echo "check failed: ${exprs[e]}" >&2; done
-	echo "in: ${json:0:400}" >&2
-	return 1
-}
 
 # wait_one_leader SECS PORT...: waits up to SECS seconds until every PORT
 # answers /health with "redis":"up" and exactly one says "leader":true;

@@ -9,24 +9,11 @@ load helper
 LB=$TOP/scripts/nginx-lb
 
 setup_file() {
-	local i
-	RP=$(free_port)
-	redis-server --port "$RP" --bind 127.0.0.1 --save '' --appendonly no \
-		--daemonize no --dir "$BATS_FILE_TMPDIR" \
-		>"$BATS_FILE_TMPDIR/redis.log" 2>&1 3>&- &
-	REDIS_PID=$!
-	export RP REDIS_PID
-	for i in $(seq 1 100); do
-		[ "$(redis-cli -p "$RP" ping 2>/dev/null)" = PONG ] && return 0
-		sleep 0.05
-	done
-	cat "$BATS_FILE_TMPDIR/redis.log" >&3
-	return 1
+	start_redis
 }
 
 teardown_file() {
-	kill "$REDIS_PID" 2>/dev/null || true
-	wait "$REDIS_PID" 2>/dev/null || true
+	stop_redis
 }
 
 setup() {

@@ -59,6 +59,23 @@ wait_for() {
 	return 1
 }
 
+# start_py NAME [ARG...] <<'EOF' ... EOF: runs the python3 program on
+# standard input, with ARGs in sys.argv[1:], as a test server in the
+# background: its stderr goes to PY_LOG (a NAME.XXXXXX file), it must print
+# a "listening on ...:PORT" line there, and stop_servers kills it. Sets
+# PORT, PY_LOG and URL (ws://127.0.0.1:PORT/).
+start_py() {
+	local name=$1
+	shift
+	PY_LOG=$(mktemp "$BATS_TEST_TMPDIR/$name.XXXXXX")
+	# Without the explicit <&0 bash gives a background job /dev/null as
+	# its standard input, and the program would be lost.
+	$PY - "$@" <&0 2>"$PY_LOG" 3>&- &
+	SERVERS="${SERVERS:-} $!"
+	wait_for_port "$PY_LOG" || { cat "$PY_LOG" >&3; return 1; }
+	URL="ws://127.0.0.1:$PORT/"
+}
+
 stop_servers() {
 	local p
 	for p in ${SERVERS:-}; do kill "$p" 2>/dev/null || true; done
@@ -69,6 +86,48 @@ stop_servers() {
 # free_port: a TCP port on 127.0.0.1 nobody listens on right now.
 free_port() {
 	$PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# start_redis: for setup_file, a redis-server of our own on a free port with
+# nothing on disk; sets and exports RP (its port) and REDIS_PID.
+start_redis() {
+	local n
+	RP=$(free_port)
+	redis-server --port "$RP" --bind 127.0.0.1 --save '' --appendonly no \
+		--daemonize no --dir "$BATS_FILE_TMPDIR" \
+		>"$BATS_FILE_TMPDIR/redis.log" 2>&1 3>&- &
+	REDIS_PID=$!
+	export RP REDIS_PID
+	for n in $(seq 1 100); do
+		[ "$(redis-cli -p "$RP" ping 2>/dev/null)" = PONG ] && return 0
+		sleep 0.05
+	done
+	cat "$BATS_FILE_TMPDIR/redis.log" >&3
+	return 1
+}
+
+# stop_redis: for teardown_file; ends start_redis's server, also one that a
+# test left stopped with SIGSTOP.
+stop_redis() {
+	kill -CONT "$REDIS_PID" 2>/dev/null || true
+	kill "$REDIS_PID" 2>/dev/null || true
+	wait "$REDIS_PID" 2>/dev/null || true
+}
+
+# check JSON EXPR...: every jq EXPR is true of JSON; names those that are
+# not. An empty JSON fails: jq would find nothing false in it.
+check() {
+	local json=$1 prog='' e bad
+	shift
+	local exprs=("$@")
+	[ -n "$json" ] || { echo "check: nothing to check" >&2; return 1; }
+	for e in "$@"; do prog+="${prog:+,}($e)"; done
+	bad=$(jq -r "[$prog] | to_entries[] | select(.value != true) | .key" <<<"$json") ||
+		{ echo "cannot check: ${json:0:400}" >&2; return 1; }
+	[ -z "$bad" ] && return 0
+	for e in $bad; do echo "check failed: ${exprs[e]}" >&2; done
+	echo "in: ${json:0:400}" >&2
+	return 1
 }
 
 # Test traffic stays on loopback: never through a proxy from the environment.
