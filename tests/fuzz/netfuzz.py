@@ -40,6 +40,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import zlib
 
 KEY = "dGhlIHNhbXBsZSBub25jZQ=="
 
@@ -68,6 +69,19 @@ def frame(op, payload=b"", fin=True, masked=True, rsv=0, key=None,
     return h + payload
 
 
+def deflated(data):
+    """A permessage-deflate payload: data compressed on its own, less the
+    final 00 00 ff ff."""
+    c = zlib.compressobj(wbits=-15)
+    return (c.compress(data) + c.flush(zlib.Z_SYNC_FLUSH))[:-4]
+
+
+OFFERS = ["permessage-deflate", "permessage-deflate; client_max_window_bits",
+          "permessage-deflate; server_max_window_bits=8",
+          "permessage-deflate; server_max_window_bits=10, permessage-deflate",
+          "permessage-deflate; bogus"]
+
+
 class Gen:
     """Makes one case: a list of writes (bytes) and how it ends."""
 
@@ -92,6 +106,18 @@ class Gen:
     def one_frame(self):
         r = self.r
         c = r.random()
+        if c < 0.15:
+            # Compressed (RSV1): data that inflates, or bytes that may not;
+            # sometimes zeros that inflate far past --max-message.
+            z = r.random()
+            if z < 0.6:
+                data = deflated(self.payload())
+            elif z < 0.8:
+                data = deflated(b"\0" * r.choice([1000, 70000, 2000000]))
+            else:
+                data = bytes(r.getrandbits(8) for _ in range(r.randint(0, 40)))
+            return frame(r.choice([1, 1, 2, 0, 9]), data, rsv=4,
+                         fin=r.random() < 0.8)
         if c < 0.35:
             return frame(1, self.payload())
         if c < 0.45:
@@ -166,7 +192,11 @@ class Gen:
         if r.random() < 0.15:
             data = self.http()
         else:
-            hs = handshake(r.choice(["/", "/ws", "/?since=1", "/ws?since=0"]))
+            offer = ""
+            if r.random() < 0.5:
+                offer = "Sec-WebSocket-Extensions: %s\r\n" % r.choice(OFFERS)
+            hs = handshake(r.choice(["/", "/ws", "/?since=1", "/ws?since=0"]),
+                           offer)
             if r.random() < 0.1:
                 hs = self.mutate(hs)
             body = b"".join(self.one_frame()
