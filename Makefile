@@ -61,7 +61,8 @@ $(BUILD)/libwsk.a: $(LIB_OBJ)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
-$(BIN)/%: $(BUILD)/cmd/%.o $(BUILD)/libwsk.a
+# cmd/tool.c: what the mains share that lib/ must not do (print, exit).
+$(BIN)/%: $(BUILD)/cmd/%.o $(BUILD)/cmd/tool.o $(BUILD)/libwsk.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
@@ -99,7 +100,7 @@ bench: test-deps
 	@scripts/bench/run $(BENCH_ARGS)
 
 lint:
-	clang-format --dry-run -Werror cmd/*.c lib/*.c lib/*.h tests/unit/*.c tests/unit/*.h
+	clang-format --dry-run -Werror cmd/*.c cmd/*.h lib/*.c lib/*.h tests/unit/*.c tests/unit/*.h
 	mandoc -Tlint -W warning man/*.[17]
 
 # Fuzzing (tests/fuzz/README). `make fuzz` builds the libFuzzer targets

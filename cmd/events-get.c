@@ -3,7 +3,7 @@
  *
  * One blocking easy handle does every request; it keeps the connection
  * alive between the IDs of one run and between the polls of --watch. */
-#include "cli.h"
+#include "tool.h"
 
 #include <curl/curl.h>
 #include <jansson.h>

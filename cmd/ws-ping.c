@@ -25,7 +25,7 @@
  * opens when every client is connected, which the main thread announces
  * through run.measure_t0. --storm makes each client connect, complete the
  * handshake, close and start again, counting handshakes. */
-#include "cli.h"
+#include "tool.h"
 #include "client.h"
 #include "hist.h"
 #include "tls.h"

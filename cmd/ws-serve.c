@@ -13,7 +13,7 @@
 #include <unistd.h>
 #include <uv.h>
 
-#include "cli.h"
+#include "tool.h"
 #include "events.h"
 #include "redis.h"
 #include "server.h"

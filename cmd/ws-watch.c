@@ -18,7 +18,7 @@
 #include <unistd.h>
 #include <uv.h>
 
-#include "cli.h"
+#include "tool.h"
 #include "client.h"
 #include "tls.h"
 #include "url.h"
