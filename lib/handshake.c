@@ -59,7 +59,7 @@ int wsk_hs_check_request(const struct wsk_http *req, const char **key,
 		*why = "upgrade needs GET";
 		return 400;
 	}
-	if (!wsk_http_version_is_11(req)) {
+	if (!wsk_http_version_at_least_11(req)) {
 		*why = "upgrade needs HTTP/1.1";
 		return 400;
 	}

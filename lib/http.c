@@ -185,9 +185,9 @@ const char *wsk_http_method(const struct wsk_http *h)
 	return http_method_str((enum http_method)h->p.method);
 }
 
-int wsk_http_version_is_11(const struct wsk_http *h)
+int wsk_http_version_at_least_11(const struct wsk_http *h)
 {
-	return h->p.http_major == 1 && h->p.http_minor == 1;
+	return h->p.http_major == 1 && h->p.http_minor >= 1;
 }
 
 int wsk_http_version_is_1x(const struct wsk_http *h)

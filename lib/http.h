@@ -54,7 +54,9 @@ int wsk_http_feed(struct wsk_http *h, const char *data, size_t len,
 
 /* Request method as a string ("GET"), HTTP version, status (responses). */
 const char *wsk_http_method(const struct wsk_http *h);
-int wsk_http_version_is_11(const struct wsk_http *h);
+/* Returns 1 for HTTP/1.1 or a later 1.x, which a WebSocket upgrade needs
+ * (RFC 6455 4.1: "HTTP/1.1 or higher"). */
+int wsk_http_version_at_least_11(const struct wsk_http *h);
 /* Returns 1 for a message of HTTP/1.x, 0 for any other major version
  * (HTTP/0.9, a text "HTTP/2.0", "HTTP/9.9"), which a server answers with
  * 505. A later minor, as in HTTP/1.2, counts: RFC 9110 section 2.5 asks

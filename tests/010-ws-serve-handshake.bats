@@ -71,6 +71,12 @@ teardown() {
 	[[ ${lines[0]} == 'text {"type":"INITIAL"'* ]]
 }
 
+@test "handshake: an upgrade on a later HTTP/1.x (1.2) is accepted, as RFC 6455 asks" {
+	run -0 request 'GET / HTTP/1.2' 'Host: x' 'Upgrade: websocket' 'Connection: Upgrade' \
+		"Sec-WebSocket-Key: $KEY" 'Sec-WebSocket-Version: 13'
+	check "${lines[0]}" ".status == 101 and .headers[\"sec-websocket-accept\"] == \"$ACCEPT\""
+}
+
 @test "handshake: POST, HTTP/1.0 and no Connection: Upgrade get 400" {
 	refused 400 'POST / HTTP/1.1' 'Host: x' 'Upgrade: websocket' 'Connection: Upgrade' \
 		"Sec-WebSocket-Key: $KEY" 'Sec-WebSocket-Version: 13' 'Content-Length: 0'

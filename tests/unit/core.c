@@ -103,11 +103,19 @@ static void test_http(void)
 
 	/* Versions: 1.0 and 1.1 are spoken; another major gets 505. */
 	parse_req(h, "GET / HTTP/1.0\r\n\r\n", &used);
-	ok(wsk_http_version_is_1x(h) && !wsk_http_version_is_11(h),
-	   "HTTP/1.0 is 1.x");
+	ok(wsk_http_version_is_1x(h) && !wsk_http_version_at_least_11(h),
+	   "HTTP/1.0 is 1.x, below 1.1");
 	parse_req(h, "GET / HTTP/1.1\r\n\r\n", &used);
-	ok(wsk_http_version_is_1x(h) && wsk_http_version_is_11(h),
-	   "HTTP/1.1 is 1.x");
+	ok(wsk_http_version_is_1x(h) && wsk_http_version_at_least_11(h),
+	   "HTTP/1.1 is 1.x, at least 1.1");
+	parse_req(h,
+		  "GET / HTTP/1.2\r\nUpgrade: websocket\r\nConnection: "
+		  "Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+		  "Sec-WebSocket-Version: 13\r\n\r\n",
+		  &used);
+	ok(wsk_http_version_at_least_11(h) &&
+	       wsk_hs_check_request(h, &key, &why) == 0,
+	   "an upgrade on HTTP/1.2 is accepted (RFC 6455: 1.1 or higher)");
 	r = parse_req(h, "GET / HTTP/9.9\r\n\r\n", &used);
 	ok(r == WSK_HTTP_DONE && !wsk_http_version_is_1x(h),
 	   "HTTP/9.9 parses and is not 1.x");
