@@ -47,7 +47,8 @@ void srv_log(struct wsk_server *s, const struct conn *c,
 	s->opts.log(s->opts.log_arg, &rec);
 }
 
-/* Moves queued plaintext through TLS into the wire queue. Returns 0 or -1. */
+/* Moves queued plaintext through TLS into the wire queue, and at the end
+ * of a connection its close_notify after the last byte. Returns 0 or -1. */
 static int tls_encrypt(struct conn *c)
 {
 	uv_buf_t iov[IOV_MAX_WRITE];
@@ -63,6 +64,8 @@ static int tls_encrypt(struct conn *c)
 			wsk_outq_consume(&c->out, iov[i].len);
 		}
 	}
+	if (c->finishing && !c->out.count && wsk_tls_shutdown(c->tls->t) < 0)
+		return -1;
 	return wsk_tls_take(c->tls->t, &c->tls->wire) < 0 ? -1 : 0;
 }
 
@@ -331,7 +334,8 @@ void srv_conn_finish(struct conn *c)
 		return;
 	c->finishing = 1;
 	srv_hub_remove(c);
-	if (c->out.count || wire(c)->count)
+	/* Under TLS the flush also writes the close_notify. */
+	if (c->out.count || wire(c)->count || c->tls)
 		srv_mark_dirty(c);
 	else
 		conn_linger(c);

@@ -263,3 +263,18 @@ int wsk_tls_ready(const struct wsk_tls *t)
 {
 	return SSL_is_init_finished(t->ssl);
 }
+
+int wsk_tls_shutdown(struct wsk_tls *t)
+{
+	int r;
+
+	if (!SSL_is_init_finished(t->ssl) ||
+	    (SSL_get_shutdown(t->ssl) & SSL_SENT_SHUTDOWN))
+		return 0;
+	/* With memory BIOs this only writes the alert: 0 means sent, and the
+	 * peer's own close_notify is not waited for (RFC 8446 6.1 allows a
+	 * half-close). */
+	r = SSL_shutdown(t->ssl);
+	ERR_clear_error();
+	return r < 0 ? -1 : 0;
+}

@@ -58,4 +58,10 @@ ssize_t wsk_tls_take(struct wsk_tls *t, struct wsk_outq *q);
 /* 1 once the handshake has completed. */
 int wsk_tls_ready(const struct wsk_tls *t);
 
+/* Queues a close_notify alert (take it with wsk_tls_take), once, after
+ * the handshake; nothing may be written after it. Without one, a peer
+ * cannot tell the end of the stream from a cut (OpenSSL 3 reports
+ * "unexpected eof while reading"). Returns 0 or -1. */
+int wsk_tls_shutdown(struct wsk_tls *t);
+
 #endif

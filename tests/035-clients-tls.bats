@@ -196,6 +196,19 @@ start_echo_checker() {
 	[[ $output == '{"status":"ok"'* ]]
 }
 
+@test "the server ends TLS with close_notify: openssl s_client sees no unexpected EOF" {
+	start_tls_server
+	# An answer with Connection: close, and the close of a WebSocket: both
+	# end with the alert, which OpenSSL 3 otherwise reports as an error.
+	run -0 --separate-stderr timeout 20 openssl s_client -connect "127.0.0.1:$PORT" \
+		-CAfile "$CA" -quiet -ign_eof \
+		<<<$'GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'
+	[[ $output == *'{"status":"ok"'* ]] || fail "$output"
+	[[ $stderr != *"unexpected eof"* ]] || fail "$stderr"
+	run -0 --separate-stderr timeout 20 "$BIN/ws-watch" -n 1 -q --cacert "$CA" "$WSS"
+	run -0 grep -c '"type":"INITIAL"' <<<"$output"
+}
+
 @test "python3-websockets connects over wss:// with the CA" {
 	start_tls_server
 	run -0 --separate-stderr timeout 20 $PY - "$WSS" "$CA" <<-'EOF'
