@@ -448,15 +448,12 @@ static ssize_t ws_recv(wslay_event_context_ptr ctx, uint8_t *buf, size_t len,
 	return (ssize_t)n;
 }
 
-/* Masking keys come from the loop's pool of RAND_bytes output, filled
- * 4 KiB at a time: OpenSSL checks for a fork (getpid) on every call, which
- * cost a load generator about 6% of its CPU when taken per frame. */
-static int ws_genmask(wslay_event_context_ptr ctx, uint8_t *buf, size_t len,
-		      void *arg)
+/* Masking keys and handshake nonces come from the loop's pool of
+ * RAND_bytes output, filled 4 KiB at a time: OpenSSL checks for a fork
+ * (getpid) on every call, which cost a load generator about 6% of its CPU
+ * when taken per frame. Returns 0 or -1. */
+static int loop_random(struct wsk_client_loop *cl, uint8_t *buf, size_t len)
 {
-	struct wsk_client_loop *cl = ((struct wsk_client *)arg)->cl;
-
-	(void)ctx;
 	if (len > sizeof(cl->rnd))
 		return RAND_bytes(buf, (int)len) == 1 ? 0 : -1;
 	if (sizeof(cl->rnd) - cl->rnd_used < len) {
@@ -469,6 +466,13 @@ static int ws_genmask(wslay_event_context_ptr ctx, uint8_t *buf, size_t len,
 	memset(cl->rnd + cl->rnd_used, 0, len);
 	cl->rnd_used += len;
 	return 0;
+}
+
+static int ws_genmask(wslay_event_context_ptr ctx, uint8_t *buf, size_t len,
+		      void *arg)
+{
+	(void)ctx;
+	return loop_random(((struct wsk_client *)arg)->cl, buf, len);
 }
 
 /* Inflates a message (wslay does not check the UTF-8 of compressed text:
@@ -1194,10 +1198,11 @@ static int build_request(struct setup *s, const struct wsk_client_opts *o)
 	return 0;
 }
 
-static int setup_new(struct setup **out, const struct wsk_client_opts *o,
-		     char *err, size_t errlen)
+static int setup_new(struct setup **out, struct wsk_client_loop *cl,
+		     const struct wsk_client_opts *o, char *err, size_t errlen)
 {
 	struct setup *s = calloc(1, sizeof(*s));
+	unsigned char nonce[16];
 	const char *proto;
 
 	if (!s)
@@ -1211,8 +1216,10 @@ static int setup_new(struct setup **out, const struct wsk_client_opts *o,
 		if (!s->protocol)
 			goto oom;
 	}
-	if (!s->host || wsk_hs_client_key(s->key) < 0 ||
-	    build_request(s, o) < 0)
+	if (!s->host || loop_random(cl, nonce, sizeof(nonce)) < 0)
+		goto oom;
+	wsk_hs_client_key(s->key, nonce);
+	if (build_request(s, o) < 0)
 		goto oom;
 	snprintf(s->port, sizeof(s->port), "%u", o->url->port);
 	if (o->addr) {
@@ -1278,7 +1285,7 @@ int wsk_client_connect(struct wsk_client **out, struct wsk_client_loop *cl,
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	r = setup_new(&c->setup, o, err, errlen);
+	r = setup_new(&c->setup, cl, o, err, errlen);
 	if (r < 0) {
 		free(c);
 		return r;

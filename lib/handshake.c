@@ -1,7 +1,6 @@
 #include "handshake.h"
 
 #include <openssl/evp.h>
-#include <openssl/rand.h>
 #include <openssl/sha.h>
 #include <stdio.h>
 #include <string.h>
@@ -105,14 +104,9 @@ int wsk_hs_response(char *buf, size_t size, const char *key,
 	return n < 0 || (size_t)n >= size ? -1 : n;
 }
 
-int wsk_hs_client_key(char key[WSK_KEY_LEN])
+void wsk_hs_client_key(char key[WSK_KEY_LEN], const unsigned char nonce[16])
 {
-	unsigned char raw[16];
-
-	if (RAND_bytes(raw, sizeof(raw)) != 1)
-		return -1;
-	EVP_EncodeBlock((unsigned char *)key, raw, sizeof(raw));
-	return 0;
+	EVP_EncodeBlock((unsigned char *)key, nonce, 16);
 }
 
 int wsk_hs_check_response(const struct wsk_http *resp, const char *key,

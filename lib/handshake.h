@@ -29,8 +29,8 @@ int wsk_hs_check_request(const struct wsk_http *req, const char **key,
 int wsk_hs_response(char *buf, size_t size, const char *key,
 		    const char *extensions);
 
-/* Fills key with a fresh random Sec-WebSocket-Key. Returns 0 or -1. */
-int wsk_hs_client_key(char key[WSK_KEY_LEN]);
+/* Fills key with the Sec-WebSocket-Key for 16 fresh random bytes. */
+void wsk_hs_client_key(char key[WSK_KEY_LEN], const unsigned char nonce[16]);
 
 /* Checks a server's handshake reply against the key sent. Returns 0, or -1
  * with a short reason in *why ("server answered 404", "bad
