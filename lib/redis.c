@@ -135,14 +135,13 @@ static void deliver(struct wsk_redis *r, const char *m, size_t len, int replay)
 		r->cbs.update(r->arg, seq, m, len);
 }
 
-/* XRANGE / XREVRANGE replies: [[id, [field, value, ...]], ...]. */
-static void deliver_entries(struct wsk_redis *r, redisReply *a, int reverse,
-			    int replay)
+/* XRANGE replies: [[id, [field, value, ...]], ...]. */
+static void deliver_entries(struct wsk_redis *r, redisReply *a, int replay)
 {
 	size_t i, n = a->elements;
 
 	for (i = 0; i < n; i++) {
-		redisReply *e = a->element[reverse ? n - 1 - i : i], *f;
+		redisReply *e = a->element[i], *f;
 
 		if (e->type != REDIS_REPLY_ARRAY || e->elements < 2)
 			continue;
@@ -163,7 +162,7 @@ static void on_range(redisAsyncContext *c, void *rep, void *priv)
 		return;
 	r->catching_up = 0;
 	if (reply->type == REDIS_REPLY_ARRAY)
-		deliver_entries(r, reply, 0, 0);
+		deliver_entries(r, reply, 0);
 	/* Publications seen meanwhile that the range did not reach. */
 	if (r->seen > r->last)
 		catch_up(r);
@@ -230,7 +229,7 @@ static void on_load_stream(redisAsyncContext *c, void *rep, void *priv)
 	if (!reply_ok(r, c, reply))
 		return;
 	if (reply->type == REDIS_REPLY_ARRAY)
-		deliver_entries(r, reply, 1, 1);
+		deliver_entries(r, reply, 1);
 	r->loaded = 1;
 	r->catching_up = 0;
 	r->cbs.loaded(r->arg);
@@ -262,6 +261,7 @@ static void on_hsetnx(redisAsyncContext *c, void *rep, void *priv)
 static void load(struct wsk_redis *r, const char *epoch, uint64_t seq)
 {
 	uint64_t keep = r->opts.history < seq ? r->opts.history : seq;
+	char from[32];
 	int i;
 
 	snprintf(r->epoch, sizeof(r->epoch), "%s", epoch);
@@ -287,9 +287,15 @@ static void load(struct wsk_redis *r, const char *epoch, uint64_t seq)
 	if (redisAsyncCommand(r->cmd, on_load_state, r, "HGETALL %s",
 			      K_STATE) == REDIS_OK)
 		sent(r);
-	if (redisAsyncCommand(
-		r->cmd, on_load_stream, r, "XREVRANGE %s + - COUNT %llu",
-		K_STREAM, (unsigned long long)(keep ? keep : 1)) == REDIS_OK)
+	/* From the first entry wanted by its id (entry ids are "SEQ-0"), not
+	 * the newest ones by count: entries added since seq was read would
+	 * push the oldest wanted ones out of a count. Newer ones than these
+	 * come from catch_up once this reply is in. */
+	snprintf(from, sizeof(from), "%llu-0", (unsigned long long)r->last + 1);
+	if (redisAsyncCommand(r->cmd, on_load_stream, r,
+			      "XRANGE %s %s + COUNT %llu", K_STREAM, from,
+			      (unsigned long long)(keep ? keep : 1)) ==
+	    REDIS_OK)
 		sent(r);
 }
 
