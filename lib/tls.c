@@ -182,6 +182,8 @@ int wsk_tls_feed(struct wsk_tls *t, const void *data, size_t len)
 ssize_t wsk_tls_read(struct wsk_tls *t, void *buf, size_t len, char *err,
 		     size_t errlen)
 {
+	/* Taken before the read: a fatal error leaves the state unfinished. */
+	int ready = SSL_is_init_finished(t->ssl);
 	int n = SSL_read(t->ssl, buf, len > INT32_MAX ? INT32_MAX : (int)len);
 	long v;
 
@@ -200,7 +202,10 @@ ssize_t wsk_tls_read(struct wsk_tls *t, void *buf, size_t len, char *err,
 				 X509_verify_cert_error_string(v));
 			ERR_clear_error();
 		} else {
-			ssl_err(err, errlen, "TLS handshake failed");
+			/* Past the handshake it is the record layer that
+			 * failed (a bad MAC, an alert): say which. */
+			ssl_err(err, errlen,
+				ready ? "TLS error" : "TLS handshake failed");
 		}
 		return -1;
 	}

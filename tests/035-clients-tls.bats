@@ -209,6 +209,25 @@ start_echo_checker() {
 	run -0 grep -c '"type":"INITIAL"' <<<"$output"
 }
 
+@test "a broken record after the handshake is logged as a TLS error, not a handshake failure" {
+	start_tls_server
+	run -0 timeout 20 "$PY" - "$PORT" "$CA" <<-'EOF'
+	import os, socket, ssl, sys, time
+	ctx = ssl.create_default_context(cafile=sys.argv[2])
+	s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+	t = ctx.wrap_socket(s, server_hostname="127.0.0.1")
+	t.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+	print(t.recv(12).decode())
+	# An application-data record that cannot decrypt.
+	os.write(t.fileno(), b"\x17\x03\x03\x00\x20" + b"x" * 32)
+	time.sleep(0.3)
+	EOF
+	assert_output "HTTP/1.1 200"
+	wait_for "$SERVER_LOG" "tls 127.0.0.1:[0-9]*: TLS error: .*bad record mac" 10 ||
+		fail "$(cat "$SERVER_LOG")"
+	run -1 grep "handshake failed" "$SERVER_LOG"
+}
+
 @test "python3-websockets connects over wss:// with the CA" {
 	start_tls_server
 	run -0 --separate-stderr timeout 20 $PY - "$WSS" "$CA" <<-'EOF'
