@@ -333,6 +333,17 @@ long wsk_deflate(struct wsk_deflater *d, const void *in, size_t len,
 	return (long)(n - 4);
 }
 
+long wsk_pmd_compress(struct wsk_deflater *d, unsigned bits, const void *in,
+		      size_t len, const uint8_t **out)
+{
+	long n;
+
+	if (len < WSK_PMD_MIN_SIZE || len > wsk_pmd_max_for(bits))
+		return 0;
+	n = wsk_deflate(d, in, len, out);
+	return n < 0 || (size_t)n < len ? n : 0;
+}
+
 struct wsk_inflater *wsk_inflater_new(void)
 {
 	struct wsk_inflater *f = calloc(1, sizeof(*f));

@@ -81,6 +81,14 @@ void wsk_deflater_free(struct wsk_deflater *d);
 long wsk_deflate(struct wsk_deflater *d, const void *in, size_t len,
 		 const uint8_t **out);
 
+/* The one policy of both sides: compresses a message when that pays.
+ * Returns 0 (send it plain) when it is shorter than WSK_PMD_MIN_SIZE,
+ * longer than a peer with window bits (0 = 15) can take compressed, or
+ * does not come out smaller; else the compressed length, with *out as
+ * wsk_deflate sets it; -ENOMEM. */
+long wsk_pmd_compress(struct wsk_deflater *d, unsigned bits, const void *in,
+		      size_t len, const uint8_t **out);
+
 /* NULL when out of memory. */
 struct wsk_inflater *wsk_inflater_new(void);
 void wsk_inflater_free(struct wsk_inflater *f);

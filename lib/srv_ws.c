@@ -150,25 +150,21 @@ static void ws_frame_end(wslay_event_context_ptr ctx, void *arg)
 	c->cur_frame = 0;
 }
 
-/* Compresses a message for the clients that negotiated
- * permessage-deflate: the RSV1 frame, or NULL when deflate is off, the
- * message is short, or it does not come out smaller (the plain frame is
- * then the one to send). *oom is set when memory ran out. */
-static struct wsk_chunk *deflated(struct wsk_server *s, uint8_t opcode,
-				  const void *p, size_t len, int *oom)
+/* The RSV1 frame of a message for clients with window bits (0 = 15), or
+ * NULL when deflate is off or does not pay (wsk_pmd_compress): the plain
+ * frame is then the one to send. *oom is set when memory ran out. */
+static struct wsk_chunk *deflated(struct wsk_server *s, unsigned bits,
+				  uint8_t opcode, const void *p, size_t len,
+				  int *oom)
 {
 	const uint8_t *z;
-	long n;
+	long n =
+	    s->deflater ? wsk_pmd_compress(s->deflater, bits, p, len, &z) : 0;
 
-	if (!s->deflater || len < WSK_PMD_MIN_SIZE)
-		return NULL;
-	n = wsk_deflate(s->deflater, p, len, &z);
-	if (n < 0) {
-		*oom = 1;
+	if (n <= 0) {
+		*oom = n < 0;
 		return NULL;
 	}
-	if ((size_t)n >= len)
-		return NULL;
 	return wsk_encode_rsv(s->enc, opcode, WSLAY_RSV1_BIT, z, (size_t)n);
 }
 
@@ -180,7 +176,8 @@ struct wsk_chunk *srv_text_frame(struct wsk_server *s, const char *json,
 
 	if (!ch)
 		return NULL;
-	ch->alt = deflated(s, WSLAY_TEXT_FRAME, json, len, &oom);
+	/* Made for the largest window; srv_push checks a client's. */
+	ch->alt = deflated(s, 0, WSLAY_TEXT_FRAME, json, len, &oom);
 	if (oom && !ch->alt) {
 		wsk_chunk_unref(ch);
 		return NULL;
@@ -196,8 +193,8 @@ static void send_msg(struct conn *c, uint8_t opcode, const void *p, size_t len)
 	struct wsk_chunk *ch = NULL;
 	int oom = 0;
 
-	if (c->pmd_bits && len <= wsk_pmd_max_for(c->pmd_bits))
-		ch = deflated(s, opcode, p, len, &oom);
+	if (c->pmd_bits)
+		ch = deflated(s, c->pmd_bits, opcode, p, len, &oom);
 	if (!ch && !oom)
 		ch = wsk_encode(s->enc, opcode, p, len);
 	if (!ch) {
