@@ -230,20 +230,15 @@ static void ws_msg(wslay_event_context_ptr ctx,
 	struct conn *c = s->cur;
 	const uint8_t *msg = a->msg;
 	size_t msg_len = a->msg_length, len;
+	int data =
+	    a->opcode == WSLAY_TEXT_FRAME || a->opcode == WSLAY_BINARY_FRAME;
 	char *reply;
 
 	(void)ctx;
 	if (c->state != ST_WS)
 		return;
-	/* wslay lets RSV1 through only on the first frame of a data message
-	 * of a client that negotiated permessage-deflate (ctx_get). */
-	if (a->rsv & WSLAY_RSV1_BIT) {
-		if (inflate_msg(c, a->opcode, &msg, &msg_len) < 0)
-			return;
-	}
-	if (a->opcode == WSLAY_TEXT_FRAME || a->opcode == WSLAY_BINARY_FRAME) {
+	if (data) {
 		s->m.msgs_in++;
-		s->m.bytes_in += msg_len;
 		if (!rate_ok(c)) {
 			static const char err[] =
 			    "{\"type\":\"ERROR\",\"error\":\"rate limit "
@@ -255,9 +250,15 @@ static void ws_msg(wslay_event_context_ptr ctx,
 			srv_ws_close(c, 1008, "rate limit exceeded");
 			return;
 		}
+		/* Inflated only once the rate limit let it through. wslay
+		 * lets RSV1 through only on the first frame of a data message
+		 * of a client that negotiated permessage-deflate (ctx_get). */
+		if ((a->rsv & WSLAY_RSV1_BIT) &&
+		    inflate_msg(c, a->opcode, &msg, &msg_len) < 0)
+			return;
+		s->m.bytes_in += msg_len;
 	}
-	if (s->opts.echo && (a->opcode == WSLAY_TEXT_FRAME ||
-			     a->opcode == WSLAY_BINARY_FRAME)) {
+	if (s->opts.echo && data) {
 		send_msg(c, a->opcode, msg, msg_len);
 		return;
 	}
