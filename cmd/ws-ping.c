@@ -28,6 +28,7 @@
 #include "tool.h"
 #include "client.h"
 #include "hist.h"
+#include "hrtimer.h"
 #include "tls.h"
 #include "url.h"
 
@@ -169,17 +170,15 @@ enum conn_state { C_IDLE, C_CONNECTING, C_OPEN, C_CLOSING, C_DONE };
 struct conn {
 	struct worker *w;
 	struct wsk_client *client; /* NULL before connect and after on_close */
-	uv_timer_t probe_timer;	   /* -i: the next probe */
 	uv_timer_t timeout_timer;  /* -W: the oldest outstanding probe */
 	uint64_t *sent;		   /* ring: send time (ns) by seq, 0 = done */
 	uint64_t mask;		   /* ring size - 1 */
 	uint64_t lo;		   /* oldest seq that may be outstanding */
 	uint64_t next;		   /* seq of the next probe; the first is 1 */
 	uint64_t inflight;
-	uint64_t due;	  /* when the next probe is due (-i > 0) */
 	int64_t last_seq; /* --subscribe: newest seq seen, -1 before INITIAL */
 	uint64_t cycles;  /* --storm: handshakes made */
-	int handles;	  /* timers not yet closed */
+	int handles;	  /* handles not yet closed */
 	enum conn_state st;
 	int ours; /* we began the close */
 };
@@ -207,6 +206,13 @@ struct worker {
 	uv_loop_t loop;
 	uv_async_t stop_async;
 	uv_timer_t rate_timer;
+	/* -i > 0: probes leave one at a time, every interval / nconns, to
+	 * the connections in turn, so that each sends one per interval and
+	 * the server sees them evenly spread, not in bursts. */
+	struct wsk_hrtimer pacer;
+	int pacer_init, pacer_on;
+	uint64_t pace_due, pace_step;
+	long pace_next;
 	struct wsk_client_loop *cl;
 	uv_mutex_t lock;
 	int ready;	/* under lock: stop_async exists */
@@ -958,30 +964,61 @@ static void on_timeout_timer(uv_timer_t *t)
 		probe_resolved(k);
 }
 
-/* Sends the probes that are due and sleeps until the next one. Due
- * times advance by exactly -i from the first probe, and libuv's timers
- * count whole milliseconds, so a timer may fire a little late or early:
- * whatever is due within half a millisecond goes now, which keeps the
- * average rate exact for any interval (-i 0.0025 is 400 probes a second).
- * After a stall of more than a second the schedule starts afresh rather
- * than send a burst. */
-static void on_probe_timer(uv_timer_t *t)
-{
-	struct conn *k = t->data;
-	uint64_t now = uv_hrtime(), iv = k->w->o->interval_ns;
-	int n = 0;
+static void pace_arm(struct worker *w);
+static void worker_stop(struct worker *w, int level);
 
-	while (k->st == C_OPEN && !all_sent(k) && k->due <= now + 500000 &&
-	       n++ < 64) {
-		send_probe(k);
-		k->due += iv;
+/* Sends the probes whose time has come and sleeps until the next one.
+ * Slots advance by exactly interval / nconns from the first, each to the
+ * next connection in turn; a connection that is not open (or has sent -c
+ * probes) lets its slot go by. A timer with nanosecond resolution keeps
+ * the spacing: at 20,000 probes a second a slot is 50 us, and libuv's
+ * millisecond timers would send twenty at once. After a stall of more
+ * than a second the schedule starts afresh rather than send a burst. */
+static void on_pace(struct wsk_hrtimer *t)
+{
+	struct worker *w = t->data;
+	uint64_t now = uv_hrtime();
+	struct conn *k;
+	long n = 0;
+
+	w->pacer_on = 0;
+	while (!w->stopping && w->pace_due <= now && n++ < w->nconns) {
+		k = &w->conns[w->pace_next];
+		if (++w->pace_next == w->nconns)
+			w->pace_next = 0;
+		w->pace_due += w->pace_step;
+		if (k->st == C_OPEN && !all_sent(k))
+			send_probe(k);
 	}
-	if (k->st != C_OPEN || all_sent(k))
+	if (w->pace_due + 1000000000ull < now)
+		w->pace_due = now + w->pace_step;
+	if (!w->stopping && w->live > 0)
+		pace_arm(w);
+}
+
+static void pace_arm(struct worker *w)
+{
+	int r = wsk_hrtimer_start(&w->pacer, on_pace, w->pace_due);
+
+	if (r < 0) {
+		errmsg("cannot set the probe timer: %s", uv_strerror(r));
+		worker_stop(w, 2);
 		return;
-	if (k->due + 1000000000ull < now)
-		k->due = now + iv;
-	uv_timer_start(t, on_probe_timer,
-		       k->due > now ? (k->due - now + 999999) / 1000000 : 0, 0);
+	}
+	w->pacer_on = 1;
+}
+
+/* A connection opened: its first probe goes now if the pacer is idle,
+ * as ping(8) sends its first at once, else at its slot. */
+static void pace_open(struct conn *k)
+{
+	struct worker *w = k->w;
+
+	if (w->pacer_on)
+		return;
+	w->pace_due = uv_hrtime();
+	w->pace_next = k - w->conns;
+	pace_arm(w);
 }
 
 /* Reads the decimal number at the start of p[0..len); -1 if none. */
@@ -1251,7 +1288,6 @@ static void conn_handle_closed(uv_handle_t *h)
 
 static void conn_release(struct conn *k)
 {
-	uv_close((uv_handle_t *)&k->probe_timer, conn_handle_closed);
 	uv_close((uv_handle_t *)&k->timeout_timer, conn_handle_closed);
 }
 
@@ -1265,7 +1301,6 @@ static void conn_finish(struct conn *k)
 		return;
 	k->st = C_CLOSING;
 	k->ours = 1;
-	uv_timer_stop(&k->probe_timer);
 	uv_timer_stop(&k->timeout_timer);
 	/* The run lasts until probing stops, as ping's time does. */
 	touch_last(w, uv_hrtime());
@@ -1362,8 +1397,7 @@ static void on_open(struct wsk_client *c, const struct wsk_client_open *info,
 	if (o->interval_ns == 0) {
 		probe_resolved(k);
 	} else {
-		k->due = uv_hrtime();
-		on_probe_timer(&k->probe_timer);
+		pace_open(k);
 	}
 	start_more(w);
 }
@@ -1392,7 +1426,6 @@ static void on_close(struct wsk_client *c, const struct wsk_client_close *info,
 
 	(void)c;
 	k->client = NULL;
-	uv_timer_stop(&k->probe_timer);
 	uv_timer_stop(&k->timeout_timer);
 	if (!info->opened) {
 		w->connecting--;
@@ -1451,11 +1484,9 @@ static void conn_start(struct worker *w, struct conn *k)
 	int r;
 
 	k->w = w;
-	uv_timer_init(&w->loop, &k->probe_timer);
 	uv_timer_init(&w->loop, &k->timeout_timer);
-	k->probe_timer.data = k;
 	k->timeout_timer.data = k;
-	k->handles = 2;
+	k->handles = 1;
 	k->st = C_CONNECTING;
 	k->ours = 0;
 	k->cycles++;
@@ -1549,6 +1580,8 @@ static void worker_check_done(struct worker *w)
 		w->closed = 1;
 		uv_close((uv_handle_t *)&w->stop_async, NULL);
 		uv_close((uv_handle_t *)&w->rate_timer, NULL);
+		if (w->pacer_init)
+			wsk_hrtimer_close(&w->pacer, NULL);
 	}
 	uv_mutex_unlock(&w->lock);
 }
@@ -1557,11 +1590,18 @@ static void on_stop_async(uv_async_t *a)
 {
 	struct worker *w = a->data;
 	int level;
-	long i;
 
 	uv_mutex_lock(&w->lock);
 	level = w->stop_level;
 	uv_mutex_unlock(&w->lock);
+	worker_stop(w, level);
+}
+
+/* Level 1 closes the connections politely, 2 drops them at once. */
+static void worker_stop(struct worker *w, int level)
+{
+	long i;
+
 	if (level <= w->stopping)
 		return;
 	w->stopping = level;
@@ -1590,6 +1630,7 @@ static void worker_main(void *arg)
 {
 	struct worker *w = arg;
 	struct run *r = w->run;
+	int pr = 0;
 
 	uv_loop_init(&w->loop);
 	w->cl = wsk_client_loop_new(&w->loop);
@@ -1598,6 +1639,12 @@ static void worker_main(void *arg)
 	uv_timer_init(&w->loop, &w->rate_timer);
 	w->rate_timer.data = w;
 	w->rate_t0 = uv_hrtime();
+	if (r->o->interval_ns > 0 && r->o->kind == LOAD_PROBE) {
+		pr = wsk_hrtimer_init(&w->loop, &w->pacer);
+		w->pacer_init = pr == 0;
+		w->pacer.data = w;
+		w->pace_step = r->o->interval_ns / (uint64_t)w->nconns;
+	}
 	uv_mutex_lock(&w->lock);
 	w->ready = 1;
 	/* A stop that came before stop_async existed. */
@@ -1610,9 +1657,11 @@ static void worker_main(void *arg)
 		uv_mutex_unlock(&r->lock);
 		w->use_addr = 1;
 	}
-	if (w->cl == NULL) {
+	if (w->cl == NULL || pr < 0) {
 		w->stopping = 2;
-		record_failure(w, -ENOMEM, "out of memory");
+		record_failure(w, pr < 0 ? pr : -ENOMEM,
+			       pr < 0 ? "cannot make a timer"
+				      : "out of memory");
 		if (w->id == 0)
 			scout_report(w, -1, NULL);
 		w->scouting = 0;
