@@ -100,7 +100,7 @@ bench: test-deps
 	@scripts/bench/run $(BENCH_ARGS)
 
 lint:
-	clang-format --dry-run -Werror cmd/*.c cmd/*.h lib/*.c lib/*.h tests/unit/*.c tests/unit/*.h
+	clang-format --dry-run -Werror cmd/*.c cmd/*.h lib/*.c lib/*.h tests/unit/*.c tests/unit/*.h scripts/bench/floor.c
 	mandoc -Tlint -W warning man/*.[17]
 
 # Fuzzing (tests/fuzz/README). `make fuzz` builds the libFuzzer targets
