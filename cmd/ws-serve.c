@@ -105,6 +105,8 @@ static void log_cb(void *arg, const struct wsk_log_rec *r)
 	const struct options *o = arg;
 	static const char *const lv[] = {"info", "warning", "error"};
 
+	/* The server filters its own records (log_min); ws-serve's own,
+	 * such as the shutdown line, come here directly. */
 	if (o->quiet && r->level == WSK_LOG_INFO)
 		return;
 	if (o->json_log) {
@@ -433,6 +435,7 @@ static void parse(int argc, char **argv, struct options *o)
 	o->srv.log_requests = o->verbose;
 	o->srv.log = log_cb;
 	o->srv.log_arg = o;
+	o->srv.log_min = o->quiet ? WSK_LOG_WARN : WSK_LOG_INFO;
 }
 
 struct app {

@@ -36,7 +36,7 @@ void srv_log(struct wsk_server *s, const struct conn *c,
 	struct wsk_log_rec rec = {level, event, NULL, -1, code, detail};
 	char peer[64];
 
-	if (!s->opts.log)
+	if (!s->opts.log || level < s->opts.log_min)
 		return;
 	if (c) {
 		peer_name(c, peer, sizeof(peer));
@@ -270,6 +270,8 @@ void srv_conn_close(struct conn *c)
 	if (c->closing)
 		return;
 	c->closing = 1;
+	if (c->pmd_bits)
+		s->deflate_clients--;
 	srv_hub_remove(c);
 	if (c->prev)
 		c->prev->next = c->next;
