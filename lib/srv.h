@@ -130,6 +130,9 @@ struct wsk_server {
 	/* permessage-deflate, NULL without it: one stream each way serves
 	 * every connection, since neither side keeps context (pmd.h). */
 	struct wsk_deflater *deflater;
+	/* Connections that agreed permessage-deflate, open or closing: with
+	 * none, a broadcast is not compressed at all. */
+	long deflate_clients;
 	struct wsk_inflater *inflater;
 	struct wsk_routes routes;
 	struct conn *conns, *dirty;

@@ -80,6 +80,7 @@ static void upgrade(struct conn *c, const char *rest, size_t restlen)
 	if (s->deflater && wsk_pmd_server_accept(c->http, &pmd) &&
 	    wsk_pmd_format(&pmd, ext, sizeof(ext)) > 0)
 		c->pmd_bits = pmd.server_bits ? pmd.server_bits : 15;
+	s->deflate_clients += c->pmd_bits != 0;
 	n = wsk_hs_response(resp, sizeof(resp), key, c->pmd_bits ? ext : NULL);
 	if (n < 0 || wsk_outq_append(&c->out, resp, (size_t)n) < 0) {
 		srv_conn_close(c);

@@ -176,8 +176,11 @@ struct wsk_chunk *srv_text_frame(struct wsk_server *s, const char *json,
 
 	if (!ch)
 		return NULL;
-	/* Made for the largest window; srv_push checks a client's. */
-	ch->alt = deflated(s, 0, WSLAY_TEXT_FRAME, json, len, &oom);
+	/* Made for the largest window; srv_push checks a client's. Only
+	 * while some client can take it: compressing a small update costs
+	 * about as much as writing it to one client. */
+	if (s->deflate_clients > 0)
+		ch->alt = deflated(s, 0, WSLAY_TEXT_FRAME, json, len, &oom);
 	if (oom && !ch->alt) {
 		wsk_chunk_unref(ch);
 		return NULL;
