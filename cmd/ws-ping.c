@@ -218,7 +218,7 @@ struct worker {
 	 * the connections in turn, so that each sends one per interval and
 	 * the server sees them evenly spread, not in bursts. */
 	struct wsk_hrtimer pacer;
-	int pacer_init, pacer_on;
+	int pacer_init;
 	uint64_t pace_due, pace_step;
 	long pace_next;
 	struct wsk_client_loop *cl;
@@ -981,8 +981,8 @@ static void worker_stop(struct worker *w, int level);
  * probes) lets its slot go by. A timer with nanosecond resolution keeps
  * the spacing: at 20,000 probes a second a slot is 50 us, and libuv's
  * millisecond timers would send twenty at once (PACE_SLACK_NS lets two or
- * three go together). After a stall of more
- * than a second the schedule starts afresh rather than send a burst. */
+ * three go together). After a stall of more than a second the schedule
+ * starts afresh rather than send a burst. */
 static void on_pace(struct wsk_hrtimer *t)
 {
 	struct worker *w = t->data;
@@ -990,7 +990,6 @@ static void on_pace(struct wsk_hrtimer *t)
 	struct conn *k;
 	long n = 0;
 
-	w->pacer_on = 0;
 	while (!w->stopping && w->pace_due <= now + PACE_SLACK_NS &&
 	       n++ < w->nconns) {
 		k = &w->conns[w->pace_next];
@@ -1013,9 +1012,7 @@ static void pace_arm(struct worker *w)
 	if (r < 0) {
 		errmsg("cannot set the probe timer: %s", uv_strerror(r));
 		worker_stop(w, 2);
-		return;
 	}
-	w->pacer_on = 1;
 }
 
 /* A connection opened: its first probe goes now if the pacer is idle,
@@ -1024,25 +1021,25 @@ static void pace_open(struct conn *k)
 {
 	struct worker *w = k->w;
 
-	if (w->pacer_on)
+	if (wsk_hrtimer_is_set(&w->pacer))
 		return;
 	w->pace_due = uv_hrtime();
 	w->pace_next = k - w->conns;
 	pace_arm(w);
 }
 
-/* Reads the decimal number at the start of p[0..len); -1 if none. */
-static int leading_seq(const uint8_t *p, size_t len, uint64_t *out)
+/* Reads the decimal number (19 digits at most) at the start of
+ * p[0..len) into *out; returns how many digits it took, 0 if none. */
+static size_t read_uint(const uint8_t *p, size_t len, uint64_t *out)
 {
 	uint64_t v = 0;
 	size_t i;
 
 	for (i = 0; i < len && p[i] >= '0' && p[i] <= '9' && i < 19; i++)
 		v = v * 10 + (uint64_t)(p[i] - '0');
-	if (i == 0)
-		return -1;
-	*out = v;
-	return 0;
+	if (i > 0)
+		*out = v;
+	return i;
 }
 
 /* ---- --subscribe. ---- */
@@ -1057,19 +1054,13 @@ enum sub_msg { SUB_OTHER, SUB_INITIAL, SUB_UPDATE };
 static int member_uint(const uint8_t *p, size_t len, const char *key,
 		       uint64_t *out)
 {
-	size_t klen = strlen(key), i, start;
+	size_t klen = strlen(key), at;
 	const uint8_t *m = memmem(p, len, key, klen);
-	uint64_t v = 0;
 
 	if (m == NULL)
 		return -1;
-	start = i = (size_t)(m - p) + klen;
-	for (; i < len && i - start < 19 && p[i] >= '0' && p[i] <= '9'; i++)
-		v = v * 10 + (uint64_t)(p[i] - '0');
-	if (i == start)
-		return -1;
-	*out = v;
-	return 0;
+	at = (size_t)(m - p) + klen;
+	return read_uint(p + at, len - at, out) > 0 ? 0 : -1;
 }
 
 /* What a message is, with its seq and (UPDATE) ts. Both servers write
@@ -1205,16 +1196,15 @@ static int pong_seq(const uint8_t *p, size_t len, uint64_t *seq)
 {
 	static const char pre[] = "{\"type\":\"PONG\",\"timestamp\":";
 	const size_t n = sizeof(pre) - 1;
-	uint64_t v = 0;
-	size_t i;
+	uint64_t v;
+	size_t d;
 
 	if (len < n + 2 || memcmp(p, pre, n) != 0 || p[len - 1] != '}')
 		return -1;
-	for (i = n; i < len && i - n < 19 && p[i] >= '0' && p[i] <= '9'; i++)
-		v = v * 10 + (uint64_t)(p[i] - '0');
+	d = read_uint(p + n, len - n, &v);
 	/* Digits, then the end of the member; a leading 0 only alone. */
-	if (i == n || (p[i] != ',' && p[i] != '}') ||
-	    (p[n] == '0' && i - n > 1))
+	if (d == 0 || (p[n + d] != ',' && p[n + d] != '}') ||
+	    (p[n] == '0' && d > 1))
 		return -1;
 	*seq = v;
 	return 0;
@@ -1277,7 +1267,7 @@ static void on_pong(struct wsk_client *c, const uint8_t *data, size_t len,
 	uint64_t seq;
 
 	(void)c;
-	if (k->w->o->mode != MODE_FRAME || leading_seq(data, len, &seq) < 0) {
+	if (k->w->o->mode != MODE_FRAME || read_uint(data, len, &seq) == 0) {
 		k->w->ignored++;
 		return;
 	}

@@ -55,10 +55,14 @@ int wsk_hrtimer_start(struct wsk_hrtimer *t, wsk_hrtimer_cb cb, uint64_t due)
 	if (timerfd_settime(t->fd, TFD_TIMER_ABSTIME, &its, NULL) < 0)
 		return -errno;
 	t->cb = cb;
+	if (!uv_is_active((uv_handle_t *)&t->poll)) {
+		int r = uv_poll_start(&t->poll, UV_READABLE, on_readable);
+
+		if (r < 0)
+			return r;
+	}
 	t->armed = 1;
-	if (uv_is_active((uv_handle_t *)&t->poll))
-		return 0;
-	return uv_poll_start(&t->poll, UV_READABLE, on_readable);
+	return 0;
 }
 
 void wsk_hrtimer_stop(struct wsk_hrtimer *t)

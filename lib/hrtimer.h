@@ -36,6 +36,12 @@ int wsk_hrtimer_start(struct wsk_hrtimer *t, wsk_hrtimer_cb cb, uint64_t due);
 
 void wsk_hrtimer_stop(struct wsk_hrtimer *t);
 
+/* 1 while t is set and has not fired (nor been stopped). */
+static inline int wsk_hrtimer_is_set(const struct wsk_hrtimer *t)
+{
+	return t->armed;
+}
+
 /* Stops t and releases it; close_cb (may be NULL) runs once libuv has
  * let go of it, after which t's memory is the caller's again. */
 void wsk_hrtimer_close(struct wsk_hrtimer *t,
