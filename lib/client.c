@@ -286,14 +286,23 @@ static size_t unsent(const struct wsk_client *c)
 }
 
 /* After a close handshake, or after our protocol-error close went out,
- * nothing is left to do once the queue has reached the kernel. */
+ * nothing is left to do once the queue has reached the kernel. Under TLS
+ * the close_notify alert goes last (RFC 8446 6.1: each side sends one
+ * before it closes its write side); its write ends here again. */
 static void check_done(struct wsk_client *c)
 {
 	if (c->st == ST_DONE || !c->ws || unsent(c) || c->inflight)
 		return;
-	if (wslay_event_get_close_sent(c->ws) &&
-	    (wslay_event_get_close_received(c->ws) || c->failing))
-		finish(c, 0, NULL);
+	if (!wslay_event_get_close_sent(c->ws) ||
+	    (!wslay_event_get_close_received(c->ws) && !c->failing))
+		return;
+	if (c->tls && wsk_tls_shutdown(c->tls) == 0 &&
+	    wsk_tls_take(c->tls, &c->wire) > 0) {
+		flush(c);
+		if (c->st == ST_DONE || c->inflight || unsent(c))
+			return;
+	}
+	finish(c, 0, NULL);
 }
 
 static void write_cb(uv_write_t *req, int status)

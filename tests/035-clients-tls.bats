@@ -38,6 +38,7 @@ setup() {
 
 teardown() {
 	stop_servers
+	[ -z "${RAW_PID:-}" ] || kill "$RAW_PID" 2>/dev/null || true
 }
 
 # start_tls_server [CERT [ws-serve options...]]: ws-serve over TLS with
@@ -207,6 +208,33 @@ start_echo_checker() {
 	[[ $stderr != *"unexpected eof"* ]] || fail "$stderr"
 	run -0 --separate-stderr timeout 20 "$BIN/ws-watch" -n 1 -q --cacert "$CA" "$WSS"
 	run -0 grep -c '"type":"INITIAL"' <<<"$output"
+}
+
+# raw_tls STEP...: tests/peers/raw.py serve over TLS with the server
+# certificate; sets PORT, RAW_PID and RAW_OUT (what it printed).
+raw_tls() {
+	RAW_OUT=$BATS_TEST_TMPDIR/raw.$RANDOM.out
+	"$PY" "$TOP/tests/peers/raw.py" --timeout 20 serve \
+		--tls "$BATS_FILE_TMPDIR/server.pem" "$BATS_FILE_TMPDIR/server.key" \
+		"$@" >"$RAW_OUT" 2>&1 &
+	RAW_PID=$!
+	wait_for_peer "$RAW_OUT" || fail "raw.py serve did not start: $(cat "$RAW_OUT")"
+}
+
+@test "the clients end TLS with close_notify after the close handshake" {
+	# ws-watch closes after its one message, the server echoes the close.
+	raw_tls 'F:1:t={"type":"INITIAL","seq":0,"data":[]}' wait:close F:8:03e8
+	run -0 --separate-stderr timeout 20 "$WW" -n 1 -q --no-reconnect --cacert "$CA" "wss://127.0.0.1:$PORT/"
+	assert_output '{"type":"INITIAL","seq":0,"data":[]}'
+	wait "$RAW_PID" || fail "$(cat "$RAW_OUT")"
+	run -0 tail -1 "$RAW_OUT"
+	assert_output "close_notify"
+	# A ws-ping storm client opens and closes at once.
+	raw_tls wait:close F:8:03e8
+	run -0 --separate-stderr timeout 20 "$WP" --storm -C 1 -c 1 -q --cacert "$CA" "wss://127.0.0.1:$PORT/"
+	wait "$RAW_PID" || fail "$(cat "$RAW_OUT")"
+	run -0 tail -1 "$RAW_OUT"
+	assert_output "close_notify"
 }
 
 @test "a broken record after the handshake is logged as a TLS error, not a handshake failure" {

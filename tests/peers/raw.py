@@ -4,7 +4,7 @@ never send, and HTTP read exactly as it arrives.
 
 usage: raw.py [--timeout S] http PORT [--head] [--count N] [--tell]
        raw.py [--timeout S] ws PORT [--path P] [--ext OFFER] STEP...
-       raw.py [--timeout S] serve [--ext ANSWER] STEP...
+       raw.py [--timeout S] serve [--ext ANSWER] [--tls CERT KEY] STEP...
 
 http: sends standard input in one write, then reads responses until the
   server closes (or N responses have arrived) and prints each as a JSON
@@ -40,6 +40,9 @@ serve: a WebSocket server for one client, to test clients with what a
   Sec-WebSocket-Extensions header if given), prints the client's
   extension offer as "offer VALUE" ("offer" alone for none), then runs
   the steps as ws does (frames from a server are unmasked: leave out M).
+  --tls CERT KEY: over TLS with that certificate and key; after the
+  steps it reads to the end and prints "close_notify" when the client
+  ended TLS with the alert, "no close_notify" when it only closed TCP.
 
 Exit status: 0 done; 1 timeout or error; 2 the handshake was refused (its
 status line is printed); 4 the connection ended before a wait was met.
@@ -49,6 +52,7 @@ import hashlib
 import json
 import os
 import socket
+import ssl
 import struct
 import sys
 import zlib
@@ -266,13 +270,37 @@ def run_steps(peer, steps):
     return 0
 
 
-def serve(timeout, ext, steps):
+def tls_end(peer):
+    """How a TLS client ended: its close_notify, or a bare TCP close."""
+    try:
+        while peer.sock.recv(65536):
+            pass
+        return "close_notify"
+    except ssl.SSLError as e:
+        if isinstance(e, ssl.SSLEOFError) or \
+                getattr(e, "reason", "") == "UNEXPECTED_EOF_WHILE_READING":
+            return "no close_notify"
+        return "tls error %s" % e
+    except OSError as e:
+        return "tls error %s" % e
+
+
+def serve(timeout, ext, tls, steps):
     lsock = socket.socket()
     lsock.bind(("127.0.0.1", 0))
     lsock.listen(1)
     lsock.settimeout(timeout)
     print("listening %d" % lsock.getsockname()[1], flush=True)
     sock, _ = lsock.accept()
+    if tls:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(tls[0], tls[1])
+        # Python sets this by default: a TCP close without close_notify
+        # would read as a clean end. Without it, reading raises.
+        ctx.options &= ~getattr(ssl, "OP_IGNORE_UNEXPECTED_EOF", 0)
+        sock.settimeout(timeout)
+        sock = ctx.wrap_socket(sock, server_side=True,
+                               suppress_ragged_eofs=False)
     peer = Peer(0, timeout, sock)
     head = peer.until(b"\r\n\r\n")
     headers = {}
@@ -288,7 +316,10 @@ def serve(timeout, ext, steps):
               b"\r\n" + answer.encode() + b"\r\n")
     offer = headers.get("sec-websocket-extensions")
     print("offer" + (" " + offer if offer else ""), flush=True)
-    return run_steps(peer, steps)
+    r = run_steps(peer, steps)
+    if tls:
+        print(tls_end(peer), flush=True)
+    return r
 
 
 def main(argv):
@@ -305,10 +336,13 @@ def main(argv):
     other = "client" if mode == "serve" else "server"
     try:
         if mode == "serve":
-            ext = None
-            if rest[:1] == ["--ext"]:
-                ext, rest = rest[1], rest[2:]
-            return serve(timeout, ext, rest)
+            ext, tls = None, None
+            while rest[:1] in (["--ext"], ["--tls"]):
+                if rest[0] == "--ext":
+                    ext, rest = rest[1], rest[2:]
+                else:
+                    tls, rest = rest[1:3], rest[3:]
+            return serve(timeout, ext, tls, rest)
         peer = Peer(port, timeout)
         if mode == "http":
             head_only = "--head" in rest
