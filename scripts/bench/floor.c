@@ -15,9 +15,11 @@
  *             goes round the connections without pause, giving each in
  *             one writev every update it lacks, and sleeps only when all
  *             have all; the reader on the other CPU takes each message's
- *             latency from the nanosecond time it carries. No server can
- *             deliver sooner with one write per client and one read per
- *             ready socket: its p99 is the floor of the fan-out p99.
+ *             latency from the nanosecond time it carries. This is what
+ *             the kernel alone makes of the scenario's load. It is not a
+ *             strict bound: writing at once keeps both CPUs busy, and on
+ *             a busy machine fewer, larger writes (what ws-serve's loop
+ *             turns make) can come out ahead.
  *   rtt       round trips of a 40-byte message over one loopback TCP
  *             connection, back to back, between a client thread and an
  *             echo thread that sleep in read() while they wait: on the
