@@ -630,31 +630,6 @@ static void ws_input(struct wsk_client *c, const uint8_t *data, size_t len)
 	pump(c);
 }
 
-/* Returns 1 if got is one of the comma-separated tokens in asked. */
-static int token_in(const char *got, const char *asked)
-{
-	size_t glen = strlen(got);
-	const char *s = asked;
-
-	while (*s) {
-		const char *e;
-		size_t n;
-
-		while (*s == ' ' || *s == '\t' || *s == ',')
-			s++;
-		e = s;
-		while (*e && *e != ',')
-			e++;
-		n = (size_t)(e - s);
-		while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
-			n--;
-		if (n && n == glen && strncmp(s, got, n) == 0)
-			return 1;
-		s = e;
-	}
-	return 0;
-}
-
 /* Checks the 101 reply beyond what wsk_hs_check_response knows: the
  * subprotocol must be one we asked for, and no extension was offered. */
 static int check_reply(struct wsk_client *c)
@@ -675,7 +650,8 @@ static int check_reply(struct wsk_client *c)
 		return -1;
 	}
 	p = wsk_http_header(h, "Sec-WebSocket-Protocol");
-	if (s->protocol && (!p || !token_in(p, s->protocol))) {
+	/* Subprotocol names are compared as sent (RFC 6455 4.1). */
+	if (s->protocol && (!p || !wsk_list_has_token(s->protocol, p, 0))) {
 		finish(c, WSK_CLIENT_E_HANDSHAKE,
 		       "server did not accept protocol '%s'", s->protocol);
 		return -1;

@@ -234,36 +234,44 @@ const char *wsk_http_header_next(const struct wsk_http *h, const char *name,
 	return NULL;
 }
 
+int wsk_list_has_token(const char *list, const char *token, int nocase)
+{
+	size_t tlen = strlen(token);
+	const char *s = list;
+
+	while (*s) {
+		const char *e;
+		size_t n;
+
+		while (*s == ' ' || *s == '\t' || *s == ',')
+			s++;
+		e = s;
+		while (*e && *e != ',')
+			e++;
+		n = (size_t)(e - s);
+		while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+			n--;
+		if (n && n == tlen &&
+		    (nocase ? strncasecmp(s, token, n)
+			    : strncmp(s, token, n)) == 0)
+			return 1;
+		s = e;
+	}
+	return 0;
+}
+
 int wsk_http_header_has_token(const struct wsk_http *h, const char *name,
 			      const char *token)
 {
-	size_t tlen = strlen(token);
 	unsigned i;
 
+	/* A header may repeat, and each holds a comma-separated list. */
 	for (i = 0; i < h->nhdr; i++) {
 		const struct wsk_http_hdr *hd = &h->hdr[i];
-		const char *s;
 
-		if (strcasecmp(h->buf + hd->name, name) != 0 || !hd->value_len)
-			continue;
-		/* A header may repeat, and each holds a comma-separated list.
-		 */
-		for (s = h->buf + hd->value; *s;) {
-			const char *e;
-			size_t n;
-
-			while (*s == ' ' || *s == '\t' || *s == ',')
-				s++;
-			e = s;
-			while (*e && *e != ',')
-				e++;
-			n = (size_t)(e - s);
-			while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
-				n--;
-			if (n == tlen && strncasecmp(s, token, n) == 0)
-				return 1;
-			s = e;
-		}
+		if (strcasecmp(h->buf + hd->name, name) == 0 && hd->value_len &&
+		    wsk_list_has_token(h->buf + hd->value, token, 1))
+			return 1;
 	}
 	return 0;
 }

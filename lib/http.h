@@ -77,6 +77,10 @@ const char *wsk_http_header(const struct wsk_http *h, const char *name);
 const char *wsk_http_header_next(const struct wsk_http *h, const char *name,
 				 unsigned *pos);
 
+/* Returns 1 if token (not empty) is one of the comma-separated items of
+ * list, blanks around them aside, compared in any case when nocase. */
+int wsk_list_has_token(const char *list, const char *token, int nocase);
+
 /* Returns 1 if some header named name holds token among its
  * comma-separated values (any case), else 0. */
 int wsk_http_header_has_token(const struct wsk_http *h, const char *name,

@@ -174,6 +174,24 @@ static void test_pct(void)
 	ok(wsk_pct_decode("a%00b", 5, out) == -1, "encoded NUL rejected");
 }
 
+static void test_token_list(void)
+{
+	ok(wsk_list_has_token("chat, superchat", "superchat", 0),
+	   "a token after a comma and a blank");
+	ok(wsk_list_has_token(" ,chat\t,", "chat", 0),
+	   "blanks and empty items around it");
+	ok(!wsk_list_has_token("superchat", "chat", 0),
+	   "no match inside a token");
+	ok(!wsk_list_has_token("chatter", "chat", 0), "no match on a prefix");
+	ok(!wsk_list_has_token("Chat", "chat", 0) &&
+	       wsk_list_has_token("Chat", "chat", 1),
+	   "case counts unless nocase");
+	ok(!wsk_list_has_token("a,,b", "", 0) && !wsk_list_has_token("", "", 1),
+	   "an empty token matches nothing");
+	ok(!wsk_list_has_token("a b, c", "a", 0),
+	   "an item with an inner blank is one item");
+}
+
 static void test_outq(void)
 {
 	struct wsk_outq q = {0};
@@ -526,6 +544,7 @@ int main(void)
 	test_accept();
 	test_http();
 	test_pct();
+	test_token_list();
 	test_outq();
 	test_history();
 	test_frame();
