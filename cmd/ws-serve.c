@@ -105,9 +105,9 @@ static void log_cb(void *arg, const struct wsk_log_rec *r)
 	const struct options *o = arg;
 	static const char *const lv[] = {"info", "warning", "error"};
 
-	/* The server filters its own records (log_min); ws-serve's own,
-	 * such as the shutdown line, come here directly. */
-	if (o->quiet && r->level == WSK_LOG_INFO)
+	/* The server drops its own records below log_min before making
+	 * them; ws-serve's own, such as the shutdown line, meet it here. */
+	if (r->level < o->srv.log_min)
 		return;
 	if (o->json_log) {
 		json_t *j =

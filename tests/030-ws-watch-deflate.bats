@@ -14,13 +14,9 @@ teardown() {
 	[ -z "${RAW_PID:-}" ] || kill "$RAW_PID" 2>/dev/null || true
 }
 
-# serve [--ext ANSWER] STEP...: starts tests/peers/raw.py serve, sets URL
-# and RAW_OUT (what the server printed).
+# serve [--ext ANSWER] STEP...: raw_serve, and URL for it.
 serve() {
-	RAW_OUT=$BATS_TEST_TMPDIR/raw.out
-	"$PY" "$TOP/tests/peers/raw.py" --timeout 20 serve "$@" >"$RAW_OUT" 2>&1 &
-	RAW_PID=$!
-	wait_for_peer "$RAW_OUT" || { cat "$RAW_OUT"; fail "raw.py serve did not start"; }
+	raw_serve "$@"
 	URL="ws://127.0.0.1:$PORT/"
 }
 

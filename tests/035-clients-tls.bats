@@ -210,15 +210,9 @@ start_echo_checker() {
 	run -0 grep -c '"type":"INITIAL"' <<<"$output"
 }
 
-# raw_tls STEP...: tests/peers/raw.py serve over TLS with the server
-# certificate; sets PORT, RAW_PID and RAW_OUT (what it printed).
+# raw_tls STEP...: raw_serve over TLS with the server certificate.
 raw_tls() {
-	RAW_OUT=$BATS_TEST_TMPDIR/raw.$RANDOM.out
-	"$PY" "$TOP/tests/peers/raw.py" --timeout 20 serve \
-		--tls "$BATS_FILE_TMPDIR/server.pem" "$BATS_FILE_TMPDIR/server.key" \
-		"$@" >"$RAW_OUT" 2>&1 &
-	RAW_PID=$!
-	wait_for_peer "$RAW_OUT" || fail "raw.py serve did not start: $(cat "$RAW_OUT")"
+	raw_serve --tls "$BATS_FILE_TMPDIR/server.pem" "$BATS_FILE_TMPDIR/server.key" "$@"
 }
 
 @test "the clients end TLS with close_notify after the close handshake" {

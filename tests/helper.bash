@@ -36,6 +36,17 @@ wait_for_peer() {
 	return 1
 }
 
+# raw_serve [raw.py serve options and steps...]: starts tests/peers/raw.py
+# serve (a one-client WebSocket server that sends what the test says); sets
+# PORT, RAW_PID and RAW_OUT (what it printed). The caller's teardown kills
+# RAW_PID.
+raw_serve() {
+	RAW_OUT=$(mktemp "$BATS_TEST_TMPDIR/raw.XXXXXX")
+	"$PY" "$TOP/tests/peers/raw.py" --timeout 20 serve "$@" >"$RAW_OUT" 2>&1 &
+	RAW_PID=$!
+	wait_for_peer "$RAW_OUT" || fail "raw.py serve did not start: $(cat "$RAW_OUT")"
+}
+
 # wait_for_port LOG: waits up to 10 s for "listening on ...:PORT" in LOG.
 wait_for_port() {
 	local i line
