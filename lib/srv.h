@@ -96,6 +96,7 @@ struct conn {
 	uint8_t reaped;	   /* closed; freed when it leaves the dirty list */
 	uint8_t missed;	   /* heartbeats sent without a frame back */
 	uint8_t lagging;   /* over --max-queue: updates are skipped */
+	uint8_t got_close; /* its close frame came: it sends nothing more */
 	/* permessage-deflate: 0 when not negotiated, else the window bits
 	 * the client allows our messages (8..15; see pmd.h). */
 	uint8_t pmd_bits;

@@ -303,7 +303,11 @@ static void on_shutdown_done(uv_shutdown_t *req, int status)
 /* The end of a connection: send FIN once everything is written, then read
  * and discard until the peer closes too (or the close timer fires).
  * Closing at once could make the kernel answer unread input with a reset
- * that destroys our last response or close frame before the peer reads it. */
+ * that destroys our last response or close frame before the peer reads it.
+ * A plain connection whose peer sent its close frame first has no more
+ * input coming (RFC 6455 5.5.1), so it closes at once: the server closes
+ * first and keeps the TIME_WAIT (7.1.1), at no extra wake-up. Under TLS
+ * the peer's close_notify may still follow. */
 static void conn_linger(struct conn *c)
 {
 	uv_shutdown_t *req;
@@ -312,6 +316,10 @@ static void conn_linger(struct conn *c)
 		return;
 	if (c->finishing == 2)
 		return;
+	if (c->got_close && !c->tls) {
+		srv_conn_close(c);
+		return;
+	}
 	c->finishing = 2;
 	srv_arm_close_timer(c);
 	if (c->closing)

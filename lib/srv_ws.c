@@ -433,6 +433,7 @@ void srv_conn_ws_input(struct conn *c, const uint8_t *p, size_t len)
 		 * answered with a close: nothing more will be said. */
 		c->state = ST_CLOSING;
 		c->close_sent = 1;
+		c->got_close = wslay_event_get_close_received(c->ws);
 		srv_conn_finish(c);
 		return;
 	}

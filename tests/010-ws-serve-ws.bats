@@ -118,3 +118,17 @@ teardown() {
 	assert_equal "${pongs[1]}" "pong"
 	assert_equal "${pongs[2]}" "pong $(printf 'ab%.0s' $(seq 125))"
 }
+
+@test "ws: after the client's close frame the server answers 1000 and closes first, not waiting for the client's FIN" {
+	out="$BATS_TEST_TMPDIR/raw.out"
+	raw ws "$PORT" FM:8:03e8 wait:close wait:eof hold:10 >"$out" &
+	wait_for "$out" '^eof\|^reset'
+	# The client still holds its socket open; the server has let go of
+	# its end (RFC 6455 7.1.1: the server closes first and keeps the
+	# TIME_WAIT): the only connection open is the one asking.
+	run -0 curl -sS --noproxy '*' "$HTTP/metrics"
+	assert_line 'wskit_connections_open 1'
+	kill %1
+	run grep -E '^(close|eof|reset)' "$out"
+	assert_equal "${lines[*]}" "close 1000 eof"
+}

@@ -27,12 +27,14 @@ ws: does a valid opening handshake for PATH (default /), with OFFER as its
                     payload bytes (and its mask key with M), and no payload.
   wait:KIND         read frames until one of KIND (text, binary, ping, pong,
                     close, cont) arrives; wait:close is also met by the end
-                    of the connection.
+                    of the connection. wait:eof reads frames until the
+                    end, and tells a reset from a FIN.
+  hold:S            wait S seconds, the connection left open.
   Every frame read is printed on a line (prefixed "deflate-" with the
   payload inflated when RSV1 is set): "text PAYLOAD", "binary HEX",
   "ping HEX", "pong HEX", "cont HEX" (the kind alone for an empty
   payload), "close CODE" (or "close" without a code), and the end of the
-  connection as "eof".
+  connection as "eof" ("reset" after wait:eof when it was a reset).
 
 serve: a WebSocket server for one client, to test clients with what a
   real server would not send. Listens on 127.0.0.1, prints "listening
@@ -55,6 +57,7 @@ import socket
 import ssl
 import struct
 import sys
+import time
 import zlib
 
 GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -72,6 +75,7 @@ class Peer:
         self.sock.settimeout(timeout)
         self.buf = b""
         self.eof = False
+        self.reset = False
 
     def fill(self):
         if self.eof:
@@ -79,6 +83,7 @@ class Peer:
         try:
             d = self.sock.recv(65536)
         except ConnectionResetError:
+            self.reset = True
             d = b""
         if not d:
             self.eof = True
@@ -260,8 +265,13 @@ def run_steps(peer, steps):
                 while read_frame(peer) != want:
                     pass
             except Closed:
+                if want == "eof":
+                    print("reset" if peer.reset else "eof", flush=True)
+                    continue
                 print("eof", flush=True)
                 return 0 if want == "close" else 4
+        elif step.startswith("hold:"):
+            time.sleep(float(step[5:]))
         elif step.startswith("head:"):
             flags, op, n = step[5:].split(":")
             peer.send(header(flags, op, int(n), os.urandom(4)))
