@@ -861,12 +861,6 @@ static void on_connected(uv_connect_t *req, int status)
 		return;
 	}
 	s->connect_us = (uv_hrtime() - s->t_connect) / 1000;
-	uv_tcp_nodelay(&c->tcp, 1);
-	r = uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb);
-	if (r < 0) {
-		finish(c, WSK_CLIENT_E_HANDSHAKE, "%s", uv_strerror(r));
-		return;
-	}
 	if (c->tls_ctx) {
 		/* The request waits for the TLS handshake (tls_ready). */
 		c->st = ST_TLS;
@@ -992,6 +986,13 @@ static void connect_next(struct wsk_client *c)
 		s->t_connect = uv_hrtime();
 		r = uv_tcp_connect(&s->creq, &c->tcp, sa, on_connected);
 	}
+	/* Set now, the options go with the socket and the poller watches for
+	 * input from the start: starting to read once connected would change
+	 * the poller's entry a second time. */
+	if (r == 0)
+		r = uv_tcp_nodelay(&c->tcp, 1);
+	if (r == 0)
+		r = uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb);
 	if (r < 0) {
 		s->last_err = r;
 		recycle_tcp(c);
