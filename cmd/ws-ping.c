@@ -256,8 +256,8 @@ struct worker {
 	struct wsk_hist *lat; /* UPDATE ts to arrival, microseconds */
 	struct spread sp;
 	uint64_t deliveries, missed, disorder;
-	/* --subscribe: bytes read from the sockets when the window opened
-	 * and at the last delivery in it, and the messages' own bytes. */
+	/* --subscribe: bytes read from the sockets before the window's first
+	 * delivery and up to its last one, and the messages' own bytes. */
 	uint64_t wire0, wire1, msg_bytes;
 	long close_errors;
 };
@@ -1172,8 +1172,11 @@ static void sub_message(struct conn *k, const uint8_t *data, size_t len)
 	if (t0 == 0 || w->stopping)
 		return;
 	now = uv_hrtime();
+	/* The window's bytes run from the start of the read that carried its
+	 * first delivery to the end of the one that carried its last. */
 	if (w->deliveries++ == 0)
-		w->wire0 = wsk_client_loop_bytes_in(w->cl);
+		w->wire0 = wsk_client_loop_bytes_in(w->cl) -
+			   wsk_client_loop_last_read(w->cl);
 	w->wire1 = wsk_client_loop_bytes_in(w->cl);
 	w->msg_bytes += len;
 	if (has_ts) {

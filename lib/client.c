@@ -32,6 +32,7 @@ struct wsk_client_loop {
 	struct wsk_deflater *deflater;
 	struct wsk_inflater *inflater;
 	uint64_t bytes_in; /* read from sockets, TLS included */
+	size_t last_read;  /* the latest read's length, in bytes_in */
 	/* Random bytes for masking keys (ws_genmask), and how many of them
 	 * were handed out already. */
 	uint8_t rnd[4096];
@@ -169,6 +170,11 @@ void wsk_client_loop_free(struct wsk_client_loop *cl)
 uint64_t wsk_client_loop_bytes_in(const struct wsk_client_loop *cl)
 {
 	return cl->bytes_in;
+}
+
+size_t wsk_client_loop_last_read(const struct wsk_client_loop *cl)
+{
+	return cl->last_read;
 }
 
 static void free_setup(struct setup *s)
@@ -815,6 +821,7 @@ static void read_cb(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf)
 		return;
 	}
 	c->cl->bytes_in += (uint64_t)n;
+	c->cl->last_read = (size_t)n;
 	if (c->tls)
 		tls_input(c, buf->base, (size_t)n);
 	else

@@ -83,6 +83,9 @@ void wsk_client_loop_free(struct wsk_client_loop *cl);
 /* Bytes read from the sockets of cl's clients so far (what the wire
  * carried, handshakes and TLS included). */
 uint64_t wsk_client_loop_bytes_in(const struct wsk_client_loop *cl);
+/* The length of the latest read, counted in the above: inside on_message,
+ * the read that carried the message (with what else that read held). */
+size_t wsk_client_loop_last_read(const struct wsk_client_loop *cl);
 
 struct wsk_client;
 struct wsk_tls_ctx;

@@ -318,6 +318,18 @@ count_lines() {
 	assert_line --regexp '^[0-9.]+ bytes on the wire per delivery, messages of [0-9.]+ bytes$'
 }
 
+@test "--subscribe: the bytes on the wire count every delivery's frame, when updates come in bursts too" {
+	# At --interval 1000 the five events update together: one read may
+	# carry every delivery of the window. Each UPDATE (126 bytes to 64 KiB)
+	# travels in a frame with a 4-byte header.
+	start_server --interval 1000
+	run -0 --separate-stderr "$WP" --subscribe -C 1 -w 2.5 --json "$URL"
+	run -0 jq -e '.deliveries >= 5 and .missed == 0 and
+		.message_bytes_per_delivery > 125 and
+		(.wire_bytes_per_delivery - .message_bytes_per_delivery - 4
+		 | fabs < 0.15)' <<<"$output"
+}
+
 @test "--deflate: probes padded past 64 bytes are answered" {
 	start_server
 	run -0 --separate-stderr "$WP" --deflate -c 2 -i 0.1 -s 300 "$URL"
