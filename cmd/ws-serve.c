@@ -78,6 +78,7 @@ static void usage(FILE *f)
 	    "      --echo                echo every message; no simulator\n"
 	    "      --no-deflate          refuse permessage-deflate (offered\n"
 	    "                            by browsers; on by default)\n"
+	    "      --deflate             accept it (the default)\n"
 	    "      --tls-cert FILE       serve wss:// and https:// with this "
 	    "PEM\n"
 	    "                            certificate chain\n"
