@@ -408,13 +408,7 @@ static void parse(int argc, char **argv, struct options *o)
 		case 'v': o->verbose = 1; break;
 		case 'h': usage(stdout); exit(0);
 		case 'V': printf("ws-serve %s\n", WSK_VERSION); exit(0);
-		case ':':
-			wsk_cli_usage_error("option '%s' needs a value",
-					    argv[optind - 1]);
-			break;
-		default:
-			wsk_cli_usage_error("unknown option '%s'",
-					    argv[optind - 1]);
+		default: wsk_cli_bad_option(c, argv[optind - 1], optopt);
 		}
 	}
 	if (optind < argc)

@@ -346,7 +346,7 @@ static void parse_args(struct options *o, int argc, char **argv)
 	o->count = o->retry = o->since = -1;
 	o->max_message = WSK_CLIENT_MAX_MESSAGE;
 	o->deflate = 1;
-	while ((c = getopt_long(argc, argv, "hH:km:n:qvV", longopts, NULL)) !=
+	while ((c = getopt_long(argc, argv, ":hH:km:n:qvV", longopts, NULL)) !=
 	       -1) {
 		switch (c) {
 		case 'h': usage(stdout); exit(WSK_EXIT_OK);
@@ -439,7 +439,7 @@ static void parse_args(struct options *o, int argc, char **argv)
 					   err, sizeof(err)) < 0)
 				wsk_cli_usage_error("--max-message: %s", err);
 			break;
-		default: wsk_cli_try_help();
+		default: wsk_cli_bad_option(c, argv[optind - 1], optopt);
 		}
 	}
 	for (; optind < argc; optind++) {
@@ -451,6 +451,9 @@ static void parse_args(struct options *o, int argc, char **argv)
 			wsk_cli_usage_error("too many arguments: '%s'",
 					    argv[optind]);
 	}
+	if (o->quiet && o->verbose)
+		wsk_cli_usage_error(
+		    "--quiet and --verbose cannot be used together");
 	if (o->no_reconnect && retry_set)
 		wsk_cli_usage_error(
 		    "--no-reconnect and --retry cannot be used together");

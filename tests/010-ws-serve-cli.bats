@@ -65,6 +65,11 @@ wait_exit() {
 	[[ ${stderr_lines[0]} == *--bogus* ]]
 	usage_error -x
 	[[ ${stderr_lines[0]} == *-x* ]]
+	# In a cluster, the letter that is wrong.
+	usage_error -qZ
+	assert_equal "${stderr_lines[0]}" "ws-serve: unknown option '-Z'"
+	usage_error --quiet=1
+	assert_equal "${stderr_lines[0]}" "ws-serve: option '--quiet' takes no value"
 	usage_error --interval
 	[[ ${stderr_lines[0]} == *--interval* ]]
 	usage_error stray

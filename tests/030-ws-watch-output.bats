@@ -312,8 +312,18 @@ lines_are_json() {
 	[[ $stderr == "ws-watch: --header: "* ]]
 	run -2 --separate-stderr timeout 10 "$WW" --retry 1 --no-reconnect ws://127.0.0.1:1/
 	run -2 --separate-stderr timeout 10 "$WW" ws://127.0.0.1:1/ ws://127.0.0.1:2/
+	run -2 --separate-stderr timeout 10 "$WW" --quiet -v ws://127.0.0.1:1/
+	assert_equal "${stderr_lines[0]}" "ws-watch: --quiet and --verbose cannot be used together"
+	# getopt's own errors too carry the program's name, not the path.
 	run -2 --separate-stderr timeout 10 "$WW" --bogus
+	assert_equal "${stderr_lines[0]}" "ws-watch: unknown option '--bogus'"
 	assert_equal "${stderr##*$'\n'}" "Try 'ws-watch --help' for more information."
+	run -2 --separate-stderr timeout 10 "$WW" -qZ ws://127.0.0.1:1/
+	assert_equal "${stderr_lines[0]}" "ws-watch: unknown option '-Z'"
+	run -2 --separate-stderr timeout 10 "$WW" ws://127.0.0.1:1/ -n
+	assert_equal "${stderr_lines[0]}" "ws-watch: option '-n' needs a value"
+	run -2 --separate-stderr timeout 10 "$WW" --stdin=yes ws://127.0.0.1:1/
+	assert_equal "${stderr_lines[0]}" "ws-watch: option '--stdin' takes no value"
 }
 
 @test "ws-watch: --help and --version" {
