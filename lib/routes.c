@@ -38,9 +38,10 @@ int wsk_reply_send(const struct wsk_reply *r, int status, const char *type,
 	int cors_echo = r->cors && strcmp(r->cors, "*") != 0;
 	int n;
 
-	/* A 304 carries no body and, here, no length: the length it could
-	 * state would be the 200's, which it does not have at hand. */
-	if (status != 304)
+	/* A 204 has no body and must not state a length (RFC 9110 8.6). A
+	 * 304 carries no body and, here, no length: the length it could state
+	 * would be the 200's, which it does not have at hand. */
+	if (status != 204 && status != 304)
 		snprintf(clen, sizeof(clen), "Content-Length: %zu\r\n", len);
 	n = snprintf(hdr, sizeof(hdr),
 		     "HTTP/1.1 %d %s\r\n"
