@@ -62,6 +62,13 @@ char *wsk_proto_reply(const char *msg, size_t len, int64_t now_ms,
 	/* Depth and size are bounded by --max-message; jansson rejects NUL
 	 * bytes inside strings unless asked, which is what we want. */
 	in = json_loadb(msg, len, 0, &jerr);
+	/* An integer past 64 bits is valid JSON: read it as a double, as
+	 * most peers would. Past a double's range nothing can hold it. */
+	if (!in && json_error_code(&jerr) == json_error_numeric_overflow)
+		in = json_loadb(msg, len, JSON_DECODE_INT_AS_REAL, &jerr);
+	if (!in && json_error_code(&jerr) == json_error_numeric_overflow)
+		return error_reply("a number in the message is out of range",
+				   out_len);
 	if (!in)
 		return error_reply("message is not valid JSON", out_len);
 	if (!json_is_object(in)) {

@@ -365,6 +365,11 @@ static void test_frame_scan(void)
 	ok(r == 0, "nor a length with its top bit set");
 }
 
+static char *proto_str(const char *msg, size_t *n)
+{
+	return wsk_proto_reply(msg, strlen(msg), 5, n);
+}
+
 static void test_proto(void)
 {
 	size_t n;
@@ -415,6 +420,20 @@ static void test_proto(void)
 	free(r);
 	r = wsk_proto_reply("{\"type\":7}", strlen("{\"type\":7}"), 5, &n);
 	ok(r && strstr(r, "unknown message type"), "non-string type: ERROR");
+	free(r);
+	r = proto_str("{\"type\":\"PING\",\"timestamp\":18446744073709551616}",
+		      &n);
+	ok(r && strcmp(r, "{\"type\":\"PONG\",\"timestamp\":1."
+			  "8446744073709552e19,\"serverTime\":5}") == 0,
+	   "an integer past 64 bits is valid JSON: echoed as a double");
+	free(r);
+	r = proto_str("{\"type\":\"PING\",\"timestamp\":1e309}", &n);
+	ok(r && strcmp(r, "{\"type\":\"ERROR\",\"error\":\"a number in the "
+			  "message is out of range\"}") == 0,
+	   "a number past a double's range: ERROR saying so");
+	free(r);
+	r = proto_str("{\"type\":\"PING\",\"t\":-1e400,\"timestamp\":1}", &n);
+	ok(r && strstr(r, "out of range"), "wherever the number is");
 	free(r);
 }
 
