@@ -41,6 +41,20 @@ static void reject(struct conn *c, int status, const char *why)
 	srv_conn_finish(c);
 }
 
+/* RFC 9112 3.2: an HTTP/1.1 request must carry one Host field, and no
+ * request two (a proxy and we could read different ones); HTTP/1.0 may
+ * leave it out. A WebSocket handshake is 1.1 and needs it too (RFC 6455
+ * 4.1). */
+static int host_ok(const struct wsk_http *h)
+{
+	unsigned pos = 0;
+	int n = 0;
+
+	while (wsk_http_header_next(h, "host", &pos) && n < 2)
+		n++;
+	return n == 1 || (n == 0 && !wsk_http_version_at_least_11(h));
+}
+
 static void upgrade(struct conn *c, const char *rest, size_t restlen)
 {
 	struct wsk_server *s = c->srv;
@@ -150,6 +164,10 @@ void srv_http_input(struct conn *c, const char *p, size_t len)
 		 * understanding it does not have. */
 		if (!wsk_http_version_is_1x(c->http)) {
 			reject(c, 505, "HTTP version not supported");
+			return;
+		}
+		if (!host_ok(c->http)) {
+			reject(c, 400, "missing or repeated Host");
 			return;
 		}
 		p += used;

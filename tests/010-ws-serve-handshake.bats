@@ -77,7 +77,7 @@ teardown() {
 	check "${lines[0]}" ".status == 101 and .headers[\"sec-websocket-accept\"] == \"$ACCEPT\""
 }
 
-@test "handshake: POST, HTTP/1.0 and no Connection: Upgrade get 400" {
+@test "handshake: POST, HTTP/1.0, no Connection: Upgrade and no Host or two get 400" {
 	refused 400 'POST / HTTP/1.1' 'Host: x' 'Upgrade: websocket' 'Connection: Upgrade' \
 		"Sec-WebSocket-Key: $KEY" 'Sec-WebSocket-Version: 13' 'Content-Length: 0'
 	refused 400 'GET / HTTP/1.0' 'Host: x' 'Upgrade: websocket' 'Connection: Upgrade' \
@@ -89,6 +89,11 @@ teardown() {
 	# "Upgrade" must be a whole token, not part of one.
 	refused 400 'GET / HTTP/1.1' 'Host: x' 'Upgrade: websocket' 'Connection: Upgraded' \
 		"Sec-WebSocket-Key: $KEY" 'Sec-WebSocket-Version: 13'
+	# Host is required (RFC 6455 4.1, RFC 9112 3.2), once.
+	refused 400 'GET / HTTP/1.1' 'Upgrade: websocket' 'Connection: Upgrade' \
+		"Sec-WebSocket-Key: $KEY" 'Sec-WebSocket-Version: 13'
+	refused 400 'GET / HTTP/1.1' 'Host: x' 'Host: y' 'Upgrade: websocket' \
+		'Connection: Upgrade' "Sec-WebSocket-Key: $KEY" 'Sec-WebSocket-Version: 13'
 }
 
 @test "handshake: an upgrade request of a version other than HTTP/1.x gets 505" {

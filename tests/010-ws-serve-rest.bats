@@ -214,6 +214,23 @@ no_escape() {
 	done
 }
 
+@test "rest: an HTTP/1.1 request without Host, or any with two, gets 400 and the connection closes; HTTP/1.0 may leave it out" {
+	for head in 'GET /health HTTP/1.1\r\n' 'GET /health HTTP/1.1\r\nHost: x\r\nHost: y\r\n' \
+		'GET /health HTTP/1.0\r\nHost: x\r\nhost: x\r\n'; do
+		run -0 request < <(printf "$head\r\nGET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+		[ "${#lines[@]}" -eq 1 ] || { echo "$head: ${#lines[@]} answers" >&2; false; }
+		check "${lines[0]}" '.status == 400' '.headers.connection == "close"' \
+			'.body | fromjson | .error == "missing or repeated Host"' ||
+			{ echo "request $head" >&2; false; }
+	done
+	# One Host, empty or not, is enough; so is none in HTTP/1.0.
+	for head in 'GET /health HTTP/1.1\r\nHost: x\r\n' 'GET /health HTTP/1.1\r\nHost:\r\n' \
+		'GET /health HTTP/1.0\r\n'; do
+		run -0 request < <(printf "$head\r\n")
+		check "${lines[0]}" '.status == 200' || { echo "request $head" >&2; false; }
+	done
+}
+
 @test "rest: a version other than HTTP/1.x gets 505 and the connection closes" {
 	# A request pipelined behind it is never answered.
 	for v in 'HTTP/9.9' 'HTTP/2.0' 'HTTP/0.9'; do

@@ -174,10 +174,11 @@ class Gen:
     def http(self):
         r = self.r
         reqs = [b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n",
-                b"HEAD /health HTTP/1.1\r\n\r\n",
-                b"GET /events/EVENT%2301 HTTP/1.1\r\n\r\n",
-                b"POST / HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc",
-                b"GET /app.js HTTP/1.1\r\nIf-None-Match: *\r\n\r\n",
+                b"HEAD /health HTTP/1.1\r\nHost: x\r\n\r\n",
+                b"GET /events/EVENT%2301 HTTP/1.1\r\nHost: x\r\n\r\n",
+                b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc",
+                b"GET /app.js HTTP/1.1\r\nHost: x\r\nIf-None-Match: *\r\n\r\n",
+                b"GET /health HTTP/1.1\r\n\r\n",
                 handshake().replace(b"13", b"8")]
         data = b"".join(r.choice(reqs) for _ in range(r.randint(1, 4)))
         if r.random() < 0.7:
