@@ -181,6 +181,40 @@ static void diag(const struct options *o, const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
+/* -v: libcurl's trace with curl's marks ("*" about the transfer, ">"
+ * sent, "<" received), a line each under our name, bodies left out. The
+ * token stays off terminals and logs, as in ws-watch -v. */
+static int on_trace(CURL *c, curl_infotype type, char *data, size_t size,
+		    void *arg)
+{
+	const char *mark, *p = data, *end = data + size, *e;
+	size_t n;
+
+	(void)c, (void)arg;
+	switch (type) {
+	case CURLINFO_TEXT: mark = "*"; break;
+	case CURLINFO_HEADER_OUT: mark = ">"; break;
+	case CURLINFO_HEADER_IN: mark = "<"; break;
+	default: return 0;
+	}
+	for (; p < end; p = e < end ? e + 1 : end) {
+		e = memchr(p, '\n', (size_t)(end - p));
+		if (!e)
+			e = end;
+		n = (size_t)(e - p);
+		if (n && p[n - 1] == '\r')
+			n--;
+		if (n == 0)
+			continue;
+		if (type == CURLINFO_HEADER_OUT && n >= 14 &&
+		    strncasecmp(p, "Authorization:", 14) == 0)
+			fprintf(stderr, PROG ": %s %.14s (hidden)\n", mark, p);
+		else
+			fprintf(stderr, PROG ": %s %.*s\n", mark, (int)n, p);
+	}
+	return 0;
+}
+
 static void *xmalloc(size_t n)
 {
 	void *p = malloc(n);
@@ -571,8 +605,10 @@ static int fetcher_init(struct fetcher *f, const struct options *o)
 		curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
 		curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
 	}
-	if (o->verbose)
+	if (o->verbose) {
+		curl_easy_setopt(c, CURLOPT_DEBUGFUNCTION, on_trace);
 		curl_easy_setopt(c, CURLOPT_VERBOSE, 1L);
+	}
 	return 0;
 }
 

@@ -126,8 +126,8 @@ man_text() {
 	start_quiet_server
 	run -1 --separate-stderr "$EG" -v --url "$HTTP" 'a b/c%d é' '..'
 	# libcurl writes the hex digits in lower case; both cases are valid.
-	[[ ${stderr,,} == *"> get /events/a%20b%2fc%25d%20%c3%a9 http/1.1"* ]]
-	[[ ${stderr,,} == *"> get /events/%2e%2e http/1.1"* ]]
+	[[ ${stderr,,} == *"events-get: > get /events/a%20b%2fc%25d%20%c3%a9 http/1.1"* ]]
+	[[ ${stderr,,} == *"events-get: > get /events/%2e%2e http/1.1"* ]]
 	[[ $stderr == *"events-get: a b/c%d é: not found (404)"* ]]
 	[[ $stderr == *"events-get: ..: not found (404)"* ]]
 	assert_equal "$output" ""
@@ -254,13 +254,20 @@ Try 'events-get --help' for more information."
 	assert_equal "$(jq -r .id <<<"${lines[1]}")" 'EVENT#00'
 }
 
-@test "-H and --token (or WS_TOKEN) go into every request" {
-	start_quiet_server
+@test "-H and --token (or WS_TOKEN) go into every request; -v hides the token" {
+	start_server --interval 60000-60000 --token t0k
 	run -0 --separate-stderr "$EG" -v -H 'X-Test: yes' --token t0k --url "$HTTP" 'EVENT#00' 'EVENT#01'
-	[ "$(grep -c '^Authorization: Bearer t0k' <<<"$stderr")" -eq 2 ]
-	[ "$(grep -c '^X-Test: yes' <<<"$stderr")" -eq 2 ]
-	WS_TOKEN=env-t0k run -0 --separate-stderr "$EG" -v --url "$HTTP" 'EVENT#00'
-	[[ $stderr == *"Authorization: Bearer env-t0k"* ]]
+	[ "${#lines[@]}" -eq 2 ]
+	# -v: libcurl's trace under our name, the token's value hidden.
+	[ "$(grep -c '^events-get: > Authorization: (hidden)$' <<<"$stderr")" -eq 2 ]
+	[ "$(grep -c '^events-get: > X-Test: yes$' <<<"$stderr")" -eq 2 ]
+	[ "$(grep -c '^events-get: < HTTP/1.1 200 OK$' <<<"$stderr")" -eq 2 ]
+	[ "$(grep -c '^events-get: [*<>] ' <<<"$stderr")" -eq "${#stderr_lines[@]}" ]
+	[[ $stderr != *t0k* ]]
+	WS_TOKEN=t0k run -0 --separate-stderr "$EG" --url "$HTTP" 'EVENT#00'
+	[ "${#lines[@]}" -eq 1 ]
+	WS_TOKEN=wrong run -1 --separate-stderr "$EG" --url "$HTTP" 'EVENT#00'
+	assert_equal "$stderr" "events-get: EVENT#00: unauthorized (401)"
 }
 
 @test "--watch prints changed events, never the same (id, updatedAt) twice" {
@@ -279,8 +286,8 @@ Try 'events-get --help' for more information."
 	start_quiet_server
 	run -124 --separate-stderr timeout 2 "$EG" -v --watch 0.2 --url "$HTTP"
 	[ "${#lines[@]}" -eq 5 ]
-	[[ $stderr == *"If-None-Match: "* ]]
-	[[ $stderr == *"< HTTP/1.1 304"* ]]
+	[[ $stderr == *"events-get: > If-None-Match: "* ]]
+	[[ $stderr == *"events-get: < HTTP/1.1 304"* ]]
 }
 
 @test "--watch of one ID prints that event only" {
