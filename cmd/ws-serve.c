@@ -152,6 +152,19 @@ static void log_cb(void *arg, const struct wsk_log_rec *r)
 	fputc('\n', stderr);
 }
 
+static int readable_dir(const char *dir)
+{
+	struct stat st;
+
+	if (stat(dir, &st) < 0)
+		return 0;
+	if (!S_ISDIR(st.st_mode)) {
+		errno = ENOTDIR;
+		return 0;
+	}
+	return access(dir, R_OK | X_OK) == 0;
+}
+
 /* The page lives in the checkout's web/ when run from there (bin/ws-serve,
  * or build/asan/bin/ws-serve), in DATADIR/web once installed. */
 static const char *default_web_dir(void)
@@ -423,6 +436,9 @@ static void parse(int argc, char **argv, struct options *o)
 		wsk_cli_usage_error("--token and --token-file conflict");
 	if (o->access.token && !o->access.token[0])
 		wsk_cli_usage_error("--token: the token is empty");
+	if (o->srv.web_dir && !readable_dir(o->srv.web_dir))
+		wsk_cli_usage_error("--web: cannot read the folder '%s': %s",
+				    o->srv.web_dir, strerror(errno));
 	if (!o->srv.web_dir)
 		o->srv.web_dir = default_web_dir();
 	o->access.origins = o->origins;
@@ -451,6 +467,20 @@ static void on_server_done(void *arg)
 
 	uv_close((uv_handle_t *)&a->sigint, on_closed_signal);
 	uv_close((uv_handle_t *)&a->sigterm, on_closed_signal);
+}
+
+/* A server with no page still streams; say why GET / will be a 404. */
+static void warn_no_page(const struct options *o)
+{
+	char path[4200], detail[4300];
+	struct wsk_log_rec rec = {WSK_LOG_WARN, "web", NULL, -1, 0, detail};
+
+	snprintf(path, sizeof(path), "%s/index.html", o->srv.web_dir);
+	if (access(path, R_OK) == 0)
+		return;
+	snprintf(detail, sizeof(detail), "no page: cannot read '%s': %s", path,
+		 strerror(errno));
+	log_cb((void *)o, &rec);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -514,6 +544,7 @@ int main(int argc, char **argv)
 		o.srv.tls ? "https" : "http",
 		strchr(o.srv.host, ':') ? "[" : "", o.srv.host,
 		strchr(o.srv.host, ':') ? "]" : "", wsk_server_port(a.srv));
+	warn_no_page(&o);
 	uv_run(&a.loop, UV_RUN_DEFAULT);
 	wsk_server_free(a.srv);
 	wsk_tls_ctx_free(o.srv.tls);

@@ -94,6 +94,28 @@ wait_exit() {
 	usage_error --quiet --verbose
 }
 
+@test "cli: --web must be a folder it can read; one without index.html starts with a warning and / gets 404" {
+	usage_error --web "$BATS_TEST_TMPDIR/none"
+	assert_equal "${stderr_lines[0]}" "ws-serve: --web: cannot read the folder '$BATS_TEST_TMPDIR/none': No such file or directory"
+	touch "$BATS_TEST_TMPDIR/file"
+	usage_error --web "$BATS_TEST_TMPDIR/file"
+	assert_equal "${stderr_lines[0]}" "ws-serve: --web: cannot read the folder '$BATS_TEST_TMPDIR/file': Not a directory"
+	mkdir "$BATS_TEST_TMPDIR/empty"
+	echo 'body {}' >"$BATS_TEST_TMPDIR/empty/app.css"
+	start_server --web "$BATS_TEST_TMPDIR/empty" -q
+	wait_for "$SERVER_LOG" "warning: web: no page: cannot read '$BATS_TEST_TMPDIR/empty/index.html'" 5
+	run -0 curl -s --noproxy '*' -o /dev/null -w '%{http_code}' "$HTTP/"
+	assert_output 404
+	run -0 curl -s --noproxy '*' "$HTTP/app.css"
+	assert_output 'body {}'
+	# The default page of the checkout is there: no warning.
+	start_server
+	run -0 curl -s --noproxy '*' -o /dev/null -w '%{http_code}' "$HTTP/"
+	assert_output 200
+	run grep -c 'web' "$SERVER_LOG"
+	assert_output 0
+}
+
 @test "cli: a port in use exits 1 with a clear message" {
 	run -1 --separate-stderr timeout 10 "$BIN/ws-serve" --port "$PORT"
 	assert_equal "$output" ""
