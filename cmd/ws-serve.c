@@ -348,8 +348,12 @@ static void parse(int argc, char **argv, struct options *o)
 			memcpy(rate, optarg, n + 1);
 			if (n > 2 && strcmp(rate + n - 2, "/s") == 0)
 				rate[n - 2] = '\0';
-			o->srv.msg_rate =
-			    wsk_cli_seconds("--msg-rate", rate, 1e9);
+			if (wsk_parse_seconds(rate, 1e9, &o->srv.msg_rate, err,
+					      sizeof(err)) < 0)
+				wsk_cli_usage_error(
+				    "--msg-rate: '%s' is not a rate of 0 to "
+				    "1e9 messages a second, such as 20/s",
+				    optarg);
 			break;
 		case OPT_MSGBURST:
 			o->srv.msg_burst = (double)wsk_cli_int(

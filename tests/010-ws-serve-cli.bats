@@ -92,6 +92,10 @@ wait_exit() {
 	usage_error --max-message lots
 	usage_error --seed x
 	usage_error --quiet --verbose
+	for v in 5/m abc -1 2e9; do
+		usage_error --msg-rate "$v"
+		assert_equal "${stderr_lines[0]}" "ws-serve: --msg-rate: '$v' is not a rate of 0 to 1e9 messages a second, such as 20/s"
+	done
 }
 
 @test "cli: --web must be a folder it can read; one without index.html starts with a warning and / gets 404" {
