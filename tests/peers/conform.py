@@ -38,6 +38,8 @@ import time
 
 import websockets
 
+from common import timeout_arg
+
 SIZES = [0, 125, 126, 64 * 1024, 1024 * 1024, 16 * 1024 * 1024]
 GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
@@ -231,10 +233,7 @@ async def server(timeout):
 
 
 def main(argv):
-    timeout = 30.0
-    if len(argv) >= 2 and argv[0] == "--timeout":
-        timeout = float(argv[1])
-        argv = argv[2:]
+    timeout, argv = timeout_arg(argv, 30.0)
     try:
         if argv[:1] == ["client"] and len(argv) >= 2:
             nfrag = 65536

@@ -17,6 +17,8 @@ import sys
 
 import websockets
 
+from common import timeout_arg
+
 
 async def main(url, n, count, outdir):
     conns, logs, initial = [], [], []
@@ -60,10 +62,7 @@ async def main(url, n, count, outdir):
 
 def run():
     args = sys.argv[1:]
-    timeout = 10.0
-    if len(args) >= 2 and args[0] == "--timeout":
-        timeout = float(args[1])
-        args = args[2:]
+    timeout, args = timeout_arg(args, 10.0)
     if len(args) != 4:
         print(__doc__, file=sys.stderr)
         return 1

@@ -64,6 +64,8 @@ import struct
 import sys
 import time
 
+from common import timeout_arg
+
 KEY = "dGhlIHNhbXBsZSBub25jZQ=="
 HANDSHAKE = ("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
              "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
@@ -481,10 +483,7 @@ def cmd_slowreader(port, timeout, args):
 
 
 def main(argv):
-    timeout = 10.0
-    if len(argv) >= 2 and argv[0] == "--timeout":
-        timeout = float(argv[1])
-        argv = argv[2:]
+    timeout, argv = timeout_arg(argv, 10.0)
     cmds = {"send": cmd_send, "churn": cmd_churn, "slowloris": cmd_slowloris,
             "maxclients": cmd_maxclients, "flood": cmd_flood,
             "slowreader": cmd_slowreader, "pongflood": cmd_pongflood}

@@ -60,6 +60,8 @@ import sys
 import time
 import zlib
 
+from common import timeout_arg
+
 GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 OPS = {0: "cont", 1: "text", 2: "binary", 8: "close", 9: "ping", 10: "pong"}
 
@@ -333,10 +335,7 @@ def serve(timeout, ext, tls, steps):
 
 
 def main(argv):
-    timeout = 10.0
-    if len(argv) >= 2 and argv[0] == "--timeout":
-        timeout = float(argv[1])
-        argv = argv[2:]
+    timeout, argv = timeout_arg(argv, 10.0)
     if argv[:1] == ["serve"]:
         argv = ["serve", "0"] + argv[1:]
     if len(argv) < 2 or argv[0] not in ("http", "ws", "serve"):

@@ -26,6 +26,8 @@ import sys
 
 import websockets
 
+from common import timeout_arg
+
 
 def out(s):
     sys.stdout.write(s + "\n")
@@ -109,10 +111,7 @@ async def main(url, ops):
 
 def run():
     args = sys.argv[1:]
-    timeout = 10.0
-    if len(args) >= 2 and args[0] == "--timeout":
-        timeout = float(args[1])
-        args = args[2:]
+    timeout, args = timeout_arg(args, 10.0)
     if not args:
         print(__doc__, file=sys.stderr)
         return 1
