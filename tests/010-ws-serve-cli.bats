@@ -28,20 +28,6 @@ usage_error() {
 	assert_equal "${stderr_lines[1]}" "$TRY"
 }
 
-# wait_exit PID SECONDS: as in the signals suite; $rc is the exit status.
-wait_exit() {
-	local n state
-	for n in $(seq $(($2 * 20))); do
-		state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || break
-		[ "$state" = Z ] && break
-		sleep 0.05
-	done
-	state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || state=gone
-	[ "$state" = Z ] || [ "$state" = gone ] || return 1
-	rc=0
-	wait "$1" || rc=$?
-}
-
 @test "cli: --help prints the usage on stdout, --version 'ws-serve 0.1.0'; both exit 0" {
 	run -0 --separate-stderr "$BIN/ws-serve" --help
 	[[ ${lines[0]} == "usage: ws-serve "* ]]

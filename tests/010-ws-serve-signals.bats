@@ -12,24 +12,6 @@ teardown() {
 	stop_servers
 }
 
-# wait_exit PID SECONDS: waits until the child PID has exited (a zombie
-# counts) or SECONDS have passed, then reaps it; $rc is its exit status.
-wait_exit() {
-	local n state
-	for n in $(seq $(($2 * 20))); do
-		state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || break
-		[ "$state" = Z ] && break
-		sleep 0.05
-	done
-	state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || state=gone
-	if [ "$state" != Z ] && [ "$state" != gone ]; then
-		echo "ws-serve (pid $1) still running after $2 s" >&2
-		return 1
-	fi
-	rc=0
-	wait "$1" || rc=$?
-}
-
 # start_clients N: N WebSocket clients that read until the server closes;
 # returns once each has its INITIAL. Their output: $BATS_TEST_TMPDIR/cN.out.
 start_clients() {

@@ -94,6 +94,24 @@ stop_servers() {
 	SERVERS=
 }
 
+# wait_exit PID SECONDS: waits until the child PID has exited (a zombie
+# counts) or SECONDS have passed, then reaps it; $rc is its exit status.
+wait_exit() {
+	local n state
+	for n in $(seq $(($2 * 20))); do
+		state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || break
+		[ "$state" = Z ] && break
+		sleep 0.05
+	done
+	state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || state=gone
+	if [ "$state" != Z ] && [ "$state" != gone ]; then
+		echo "process $1 still running after $2 s" >&2
+		return 1
+	fi
+	rc=0
+	wait "$1" || rc=$?
+}
+
 # free_port: a TCP port on 127.0.0.1 nobody listens on right now.
 free_port() {
 	$PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
