@@ -1,22 +1,36 @@
 /* The HTTP phase: requests, routes and the upgrade (see srv.h). */
 #include "srv.h"
 
+/* Appends len bytes of src to dst (size bytes, n used), as many as fit,
+ * and returns the new length; dst stays NUL-terminated. */
+static size_t put(char *dst, size_t size, size_t n, const char *src, size_t len)
+{
+	if (len > size - 1 - n)
+		len = size - 1 - n;
+	memcpy(dst + n, src, len);
+	dst[n + len] = '\0';
+	return n + len;
+}
+
+/* The method and target of a -v request line, every token=VALUE
+ * parameter written token=... and the whole cut to fit. */
 static void log_target(const struct wsk_http *h, char *line, size_t size)
 {
-	char *p, *e;
+	const char *u = wsk_http_url(h), *q = strchr(u, '?'), *p, *e;
+	char url[260];
+	size_t n =
+	    put(url, sizeof(url), 0, u, q ? (size_t)(q - u) + 1 : strlen(u));
 
-	snprintf(line, size, "%s %.256s", wsk_http_method(h), wsk_http_url(h));
-	/* Every token=VALUE parameter, whatever its position. */
-	for (p = strchr(line, '?'); p; p = *e ? e : NULL) {
-		p++;
+	for (p = q ? q + 1 : NULL; p; p = *e ? e + 1 : NULL) {
 		e = strchrnul(p, '&');
-		/* The line has room for the 3 dots: 300 bytes, 265 used. */
-		if (strncmp(p, "token=", 6) == 0) {
-			memmove(p + 9, e, strlen(e) + 1);
-			memcpy(p + 6, "...", 3);
-			e = p + 9;
-		}
+		if (strncmp(p, "token=", 6) == 0)
+			n = put(url, sizeof(url), n, "token=...", 9);
+		else
+			n = put(url, sizeof(url), n, p, (size_t)(e - p));
+		if (*e)
+			n = put(url, sizeof(url), n, "&", 1);
 	}
+	snprintf(line, size, "%s %.256s", wsk_http_method(h), url);
 }
 
 static void reject(struct conn *c, int status, const char *why)

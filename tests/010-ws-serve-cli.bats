@@ -157,6 +157,28 @@ usage_error() {
 	done
 }
 
+@test "cli: -v logs each request's method and target, token values hidden, cut at 256 bytes" {
+	start_server -v --interval 60000-60000
+	run -0 curl -s --noproxy '*' -o /dev/null "$HTTP/health?a=1&token=s3cret&b=2&token="
+	many=$(printf 'token=&%.0s' $(seq 60))
+	run -0 curl -s --noproxy '*' -o /dev/null "$HTTP/health?$many"
+	run -0 curl -s --noproxy '*' -o /dev/null "$HTTP/health?x=$(printf 'y%.0s' $(seq 400))"
+	kill -TERM "$SERVER_PID"
+	wait_exit "$SERVER_PID" 10
+	[ "$rc" -eq 0 ]
+	run -0 grep -E '^ws-serve: request ' "$SERVER_LOG"
+	[ "${#lines[@]}" -eq 3 ]
+	[[ ${lines[0]} =~ ^ws-serve:\ request\ 127\.0\.0\.1:[0-9]+\ 200:\ GET\ /health\?a=1\&token=\.\.\.\&b=2\&token=\.\.\.$ ]]
+	[[ ${lines[1]} == *": GET /health?token=...&token=..."* ]]
+	[[ ${lines[2]} == *": GET /health?x=yyy"* ]]
+	# The target is cut at 256 bytes, whatever the tokens made of it.
+	for l in "${lines[@]:1}"; do
+		t=${l#*: GET }
+		[ "${#t}" -eq 256 ] || { echo "target of ${#t} bytes: $l" >&2; false; }
+	done
+	run ! grep s3cret "$SERVER_LOG"
+}
+
 @test "cli: connects and disconnects are logged on stderr with the client count" {
 	start_server --interval 10-20
 	run -0 fanout "$URL" 2 1 "$BATS_TEST_TMPDIR"
