@@ -374,7 +374,9 @@ void srv_maybe_resume_reading(struct conn *c)
 	size_t low =
 	    (c->state == ST_HTTP ? HTTP_OUT_HIGH : c->srv->opts.max_queue) / 2;
 
-	if (!c->paused || unsent(c) >= low)
+	/* A waiting poll keeps what was pipelined behind it until it is
+	 * answered (srv_poll_answer comes back here). */
+	if (!c->paused || c->state == ST_POLL || unsent(c) >= low)
 		return;
 	c->paused = 0;
 	if (c->pend) {

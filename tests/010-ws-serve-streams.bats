@@ -160,6 +160,19 @@ teardown() {
 	assert_equal "${lines[*]}" "204 1 200 0"
 }
 
+@test "poll: requests pipelined behind a waiting poll are answered in order once it is, with one before it too" {
+	start_server --interval 60000-60000
+	read -r epoch seq < <(now)
+	poll="GET /events/poll?since=$seq&epoch=$epoch&timeout=0.5 HTTP/1.1\r\nHost: x\r\n\r\n"
+	health='GET /health HTTP/1.1\r\nHost: x\r\n\r\n'
+	for reqs in "$poll$health$health" "$health$poll$health"; do
+		run -0 "$PY" "$TOP/tests/peers/raw.py" --timeout 20 http "$PORT" --count 3 < <(printf "$reqs")
+		[ "${#lines[@]}" -eq 3 ] || { echo "$reqs: ${#lines[@]} answers" >&2; false; }
+		assert_equal "$(jq -sc '[.[].status]' <<<"$output")" \
+			"$(if [ "${reqs:0:10}" = "GET /healt" ]; then echo '[200,204,200]'; else echo '[204,200,200]'; fi)"
+	done
+}
+
 @test "poll: a timeout outside 0 to 120 seconds, or not a number, gets 400 saying so" {
 	start_server --interval 60000-60000
 	for t in 121 120.5 -1 abc 1e3 ""; do
