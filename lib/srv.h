@@ -203,7 +203,7 @@ void srv_conn_close(struct conn *c);
 void srv_conn_finish(struct conn *c);
 /* Bounds the wait for the peer's close frame or FIN. */
 void srv_arm_close_timer(struct conn *c);
-/* Input that arrives while a long poll is parked. */
+/* Keeps input while reading is paused (see srv_conn.c). */
 void srv_stash(struct conn *c, const char *p, size_t len);
 /* Restarts reading once the queue drained, replaying stashed input. */
 void srv_maybe_resume_reading(struct conn *c);

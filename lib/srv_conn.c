@@ -387,6 +387,8 @@ void srv_maybe_resume_reading(struct conn *c)
 		srv_http_input(c, p, n);
 		free(p);
 	}
+	if (c->tls && !c->paused && !c->closing && !c->finishing)
+		tls_input(c, c->srv->rbuf, 0);
 	if (!c->paused && !c->closing && !c->finishing)
 		uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, on_read);
 }
@@ -399,8 +401,9 @@ static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 	*buf = uv_buf_init(c->srv->rbuf, READ_BUF);
 }
 
-/* Input that arrives while a long poll is parked: pipelined requests,
- * kept (bounded) until the poll is answered. */
+/* Input kept while reading is paused, bounded to one read: pipelined
+ * requests behind a parked long poll, or behind answers that have not
+ * drained. The connection stops reading until srv_maybe_resume_reading. */
 void srv_stash(struct conn *c, const char *p, size_t len)
 {
 	char *n;
@@ -446,15 +449,22 @@ static void tls_input(struct conn *c, char *buf, size_t len)
 		srv_conn_close(c);
 		return;
 	}
-	while (!c->closing && !c->finishing) {
+	/* A paused connection leaves the rest inside OpenSSL, as a plain one
+	 * leaves it in the socket: srv_maybe_resume_reading comes back for
+	 * it with len 0. */
+	while (!c->closing && !c->finishing && !c->paused) {
 		n = wsk_tls_read(c->tls->t, buf, READ_BUF, err, sizeof(err));
+		if (n == -2) {
+			/* close_notify: the end of the input, as a FIN is on a
+			 * plain connection; what was asked is still answered.
+			 */
+			srv_conn_finish(c);
+			break;
+		}
 		if (n < 0) {
-			if (n == -1) {
-				srv_log(c->srv, c, WSK_LOG_WARN, "tls", 0, err,
-					0);
-				if (!c->opened)
-					wsk_metrics_reject(&c->srv->m, -1);
-			}
+			srv_log(c->srv, c, WSK_LOG_WARN, "tls", 0, err, 0);
+			if (!c->opened)
+				wsk_metrics_reject(&c->srv->m, -1);
 			srv_conn_close(c);
 			return;
 		}

@@ -145,15 +145,7 @@ void srv_http_input(struct conn *c, const char *p, size_t len)
 			/* A client that pipelines faster than it reads waits:
 			 * keep the rest of this read and stop reading until its
 			 * answers drain. */
-			c->pend = malloc(len);
-			if (!c->pend) {
-				srv_conn_close(c);
-				return;
-			}
-			memcpy(c->pend, p, len);
-			c->pendlen = len;
-			c->paused = 1;
-			uv_read_stop((uv_stream_t *)&c->tcp);
+			srv_stash(c, p, len);
 			return;
 		}
 		if (!c->http) {

@@ -231,6 +231,73 @@ raw_tls() {
 	assert_output "close_notify"
 }
 
+@test "the server over TLS: a request then close_notify is answered; pipelined requests beyond its output limit all are" {
+	mkdir "$BATS_TEST_TMPDIR/web"
+	echo page >"$BATS_TEST_TMPDIR/web/index.html"
+	head -c 1000 /dev/zero | tr '\0' x >"$BATS_TEST_TMPDIR/web/k.txt"
+	start_tls_server server --web "$BATS_TEST_TMPDIR/web"
+	run -0 timeout 60 "$PY" - "$PORT" "$CA" <<-'EOF'
+	import socket, ssl, sys
+	port, ca = int(sys.argv[1]), sys.argv[2]
+	ctx = ssl.create_default_context(cafile=ca)
+
+	def connect():
+	    s = socket.create_connection(("127.0.0.1", port))
+	    s.settimeout(20)
+	    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+	    t = ctx.wrap_bio(inc, out, server_hostname="127.0.0.1")
+	    while True:
+	        try:
+	            t.do_handshake()
+	            break
+	        except ssl.SSLWantReadError:
+	            s.sendall(out.read())
+	            inc.write(s.recv(65536))
+	    s.sendall(out.read())
+	    return s, t, inc, out
+
+	def read_all(s, t, inc):
+	    got = []
+	    while True:
+	        d = s.recv(1 << 20)
+	        if not d:
+	            return b"".join(got)
+	        inc.write(d)
+	        try:
+	            while True:
+	                d = t.read(1 << 20)
+	                if not d:  # after the server's close_notify
+	                    return b"".join(got)
+	                got.append(d)
+	        except ssl.SSLWantReadError:
+	            pass
+	        except ssl.SSLZeroReturnError:
+	            return b"".join(got)
+
+	# A request, then close_notify in the same flight: a half-close.
+	s, t, inc, out = connect()
+	t.write(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+	try:
+	    t.unwrap()
+	except ssl.SSLWantReadError:
+	    pass
+	s.sendall(out.read())
+	print("half-close:", read_all(s, t, inc).split(b"\r\n")[0].decode())
+	# 1000 requests for 1 KB each in one flight (three TLS records), the
+	# last asking to close: the server stops reading after about 250 of
+	# them (256 KiB of answers unsent), with the rest of the records
+	# still to decrypt.
+	s, t, inc, out = connect()
+	req = b"GET /k.txt HTTP/1.1\r\nHost: x\r\n\r\n"
+	t.write(req * 999 + req.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n"))
+	s.sendall(out.read())
+	got = read_all(s, t, inc)
+	print("pipelined:", got.count(b"HTTP/1.1 200 OK"), len(got) > 1000 * 1000)
+	EOF
+	assert_line "half-close: HTTP/1.1 200 OK"
+	assert_line "pipelined: 1000 True"
+}
+
 @test "a broken record after the handshake is logged as a TLS error, not a handshake failure" {
 	start_tls_server
 	run -0 timeout 20 "$PY" - "$PORT" "$CA" <<-'EOF'
