@@ -3,6 +3,8 @@
  * and /metrics, and the glue to Redis. See srv.h for the other parts. */
 #include "srv.h"
 
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -154,15 +156,69 @@ static char *render_metrics(void *arg, size_t *len)
 	return wsk_metrics_render(&s->m, len);
 }
 
+/* Bytes of ours the socket holds that the client has not yet taken in
+ * (SIOCOUTQ: sent but not acknowledged, or not sent). */
+static uint32_t kernel_unsent(const struct conn *c)
+{
+	uv_os_fd_t fd;
+	int n = 0;
+
+	if (uv_fileno((const uv_handle_t *)&c->tcp, &fd) < 0 ||
+	    ioctl(fd, SIOCOUTQ, &n) < 0 || n < 0)
+		return 0;
+	return (uint32_t)n;
+}
+
+/* An HTTP answer, or the last bytes of a finishing connection, that the
+ * client has not taken any of for SLOW_GRACE_MS: the client holds our
+ * memory and a socket without reading. Returns 1 when it is time to cut;
+ * sets *waiting when some of our bytes still wait on the client. */
+static int write_stalled(struct wsk_server *s, struct conn *c, int *waiting)
+{
+	uint32_t outq, taken;
+
+	*waiting = 0;
+	if (c->state != ST_HTTP && !c->finishing)
+		return 0;
+	outq = kernel_unsent(c);
+	*waiting = unsent(c) || outq;
+	/* What the client took: what the kernel took from us (whole writes,
+	 * and of the one in flight what libuv no longer holds) less what
+	 * the kernel still holds. */
+	taken = c->wrote +
+		(uint32_t)(c->wbytes - uv_stream_get_write_queue_size(
+					   (const uv_stream_t *)&c->tcp)) -
+		outq;
+	if (!*waiting || taken != c->stall_wrote) {
+		c->stall_wrote = taken;
+		c->stall_ms = now32(s);
+		return 0;
+	}
+	return past(s, c->stall_ms + SLOW_GRACE_MS);
+}
+
 /* Once a second: cut connections that are too slow to send a request
  * (slowloris) and slow readers that did not drain in time. */
 static void on_sweep(uv_timer_t *t)
 {
 	struct wsk_server *s = t->data;
 	struct conn *c, *next;
+	int waiting;
 
 	for (c = s->conns; c; c = next) {
 		next = c->next;
+		if (write_stalled(s, c, &waiting)) {
+			srv_log(s, c, WSK_LOG_WARN, "timeout", 0,
+				"the client reads nothing of what it asked", 0);
+			srv_conn_close(c);
+			continue;
+		}
+		/* The next request is awaited once the answers have gone out
+		 * and none is waiting behind them: until then the time does
+		 * not count. */
+		if (c->state == ST_HTTP && !c->finishing &&
+		    (waiting || c->pend))
+			c->deadline = now32(s) + s->opts.handshake_timeout_ms;
 		if (c->state == ST_HTTP && !c->finishing &&
 		    past(s, c->deadline)) {
 			srv_log(s, c, WSK_LOG_WARN, "timeout", 0,

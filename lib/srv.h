@@ -104,6 +104,10 @@ struct conn {
 	uint32_t tok_ms; /* loop time of the last refill (wraps; differences) */
 	uint32_t deadline; /* HTTP: the request must be complete by this loop
 			    * time (ms, wraps); lagging: the drain deadline */
+	/* Bytes the kernel has taken (wraps), the count at the last sweep and
+	 * the loop time it last moved: an answer, or a finishing connection,
+	 * that the client does not read is cut (see write_stalled). */
+	uint32_t wrote, stall_wrote, stall_ms;
 	uint8_t opened;	   /* the handshake completed: log the disconnect */
 	uint8_t poll_last; /* a parked poll's Connection: close */
 	/* The peer's address, kept from accept: after a reset the socket no

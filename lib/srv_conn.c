@@ -92,6 +92,7 @@ static void on_write(uv_write_t *req, int status)
 	}
 	wsk_outq_consume(wire(c), c->wbytes);
 	c->srv->m.bytes_out += c->wbytes;
+	c->wrote += (uint32_t)c->wbytes;
 	c->wbytes = 0;
 	conn_flush(c);
 }
@@ -139,6 +140,7 @@ static void conn_flush(struct conn *c)
 		}
 		wsk_outq_consume(q, (size_t)r);
 		c->srv->m.bytes_out += (size_t)r;
+		c->wrote += (uint32_t)r;
 	}
 	/* Again now that the queue is shortest: a lagging client that drained
 	 * in the writes above gets no update that would bring it back here,
@@ -531,6 +533,7 @@ void srv_on_connection(uv_stream_t *l, int status)
 	n = sizeof(c->peer);
 	uv_tcp_getpeername(&c->tcp, &c->peer.sa, &n);
 	c->deadline = now32(s) + s->opts.handshake_timeout_ms;
+	c->stall_ms = now32(s);
 	if (uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, on_read) < 0)
 		srv_conn_close(c);
 }

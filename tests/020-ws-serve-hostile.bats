@@ -273,3 +273,93 @@ normal_clients_served() {
 	wait_for "$SERVER_LOG" 'slow-client' 5
 	still_fine
 }
+
+# big_web: a web folder with a 4 MB file (static files go up to 4 MiB);
+# three of them are more than loopback's socket buffers hold. Sets WEB.
+big_web() {
+	WEB=$BATS_TEST_TMPDIR/web
+	mkdir -p "$WEB"
+	echo page >"$WEB/index.html"
+	head -c 4000000 /dev/zero | tr '\0' x >"$WEB/big.txt"
+}
+
+@test "hostile: a client that asks for a large answer, or sends Close, then reads nothing is cut after 10 s without progress" {
+	big_web
+	serve --web "$WEB" --echo --max-queue 64M
+	"$PY" - "$PORT" >"$BATS_TEST_TMPDIR/c.out" 2>&1 <<-'EOF' &
+	import base64, os, socket, sys, time
+	port = int(sys.argv[1])
+
+	def conn():
+	    s = socket.create_connection(("127.0.0.1", port))
+	    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+	    return s
+
+	# Three kept-alive requests for 4 MB, and three whose last says
+	# Connection: close.
+	a, b = conn(), conn()
+	req = b"GET /big.txt HTTP/1.1\r\nHost: x\r\n\r\n"
+	a.sendall(req * 3)
+	b.sendall(req * 2 + req.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n"))
+	# A WebSocket client that has 8 MB echoed into its queue, then sends
+	# Close.
+	c = conn()
+	key = base64.b64encode(os.urandom(16)).decode()
+	c.sendall(("GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+	           "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
+	           "Sec-WebSocket-Version: 13\r\n\r\n" % key).encode())
+	msg = b"x" * 60000
+	for _ in range(140):
+	    c.sendall(b"\x81\xfe" + len(msg).to_bytes(2, "big") + b"\0\0\0\0" + msg)
+	c.sendall(b"\x88\x82\0\0\0\0\x03\xe8")
+	print("sent", flush=True)
+	# Then nothing is read.
+	time.sleep(40)
+	EOF
+	client=$!
+	wait_for "$BATS_TEST_TMPDIR/c.out" '^sent' 20 || fail "$(cat "$BATS_TEST_TMPDIR/c.out")"
+	t0=$SECONDS
+	for i in $(seq 60); do
+		[ "$(grep -c 'the client reads nothing of what it asked' "$SERVER_LOG")" -ge 3 ] && break
+		sleep 0.5
+	done
+	t=$((SECONDS - t0))
+	kill "$client" 2>/dev/null || true
+	wait "$client" 2>/dev/null || true
+	echo "# cut after about $t s" >&3
+	run -0 grep -c 'the client reads nothing of what it asked' "$SERVER_LOG"
+	assert_output 3
+	# The grace is 10 s from the last byte the kernel took; the sweep runs
+	# once a second.
+	[ "$t" -ge 8 ] || fail "cut after $t s"
+	# Only the one asking is left. (The answers it held, 20 MB, are not
+	# all given back to the system: no RSS bound here.)
+	run -0 curl -s --noproxy '*' "$HTTP/metrics"
+	assert_line 'wskit_connections_open 1'
+	alive || fail "ws-serve is gone: $(tail -n 25 "$SERVER_LOG")"
+}
+
+@test "hostile: a kept-alive answer that drains slowly is not cut by the request timeout" {
+	big_web
+	serve --web "$WEB" --handshake-timeout 2
+	# Three answers of 4 MB read at about 2 MB/s: six seconds, three times
+	# the timeout for the next request.
+	run -0 timeout 60 "$PY" - "$PORT" <<-'EOF'
+	import socket, sys, time
+	s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+	s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+	s.sendall(b"GET /big.txt HTTP/1.1\r\nHost: x\r\n\r\n" * 3)
+	n = 0
+	while True:
+	    d = s.recv(65536)
+	    if not d:
+	        break
+	    n += len(d)
+	    if n >= 12000000:
+	        break
+	    time.sleep(0.03)
+	print(n >= 12000000)
+	EOF
+	assert_output "True"
+	run -1 grep 'no complete request in time' "$SERVER_LOG"
+}
