@@ -415,7 +415,10 @@ static void drop(redisAsyncContext **cp)
 
 static void go_down(struct wsk_redis *r, const char *why)
 {
-	if (!r->cmd && !r->sub)
+	/* Down already, with the retry set (the second context's callback).
+	 * Both NULL with no retry set is a connect that failed at once, as
+	 * when the name does not resolve: that retries too. */
+	if (!r->cmd && !r->sub && uv_is_active((uv_handle_t *)&r->retry))
 		return;
 	drop(&r->cmd);
 	drop(&r->sub);

@@ -302,6 +302,16 @@ EOF
 	check "$(health "$PORT")" '.status == "ok"' '.redis == "off"' '.leader | type == "boolean"'
 }
 
+@test "redis: a name that does not resolve: a 'down' warning, /health says down, clients are served" {
+	# hiredis fails such a connect at once, before any callback.
+	start_server --interval 20-40 --redis redis://nonexistent.invalid:6379
+	wait_for "$SERVER_LOG" 'warning: redis: down: cannot create a connection' 5 ||
+		fail "$(cat "$SERVER_LOG")"
+	check "$(health "$PORT")" '.status == "ok"' '.redis == "down"'
+	run -0 ws "$URL" recv bye
+	jq -e '.type == "INITIAL"' <<<"${lines[0]}"
+}
+
 @test "redis: redis://HOST:PORT/DB keeps the stream in database DB" {
 	start_server --interval 20-40 --redis "redis://127.0.0.1:$RP/3" --lease "$LEASE"
 	wait_one_leader 5 "$PORT"
