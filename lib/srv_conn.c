@@ -161,6 +161,7 @@ static void conn_flush(struct conn *c)
 		req->data = c;
 		r = uv_write(req, (uv_stream_t *)&c->tcp, iov, n, on_write);
 		if (r < 0) {
+			free(req);
 			srv_conn_close(c);
 			return;
 		}
@@ -333,10 +334,11 @@ static void conn_linger(struct conn *c)
 		srv_conn_close(c);
 		return;
 	}
-	if (c->paused) {
-		c->paused = 0;
-		uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, on_read);
-	}
+	/* Reading again whatever stopped it (a pause, a replayed request
+	 * that asked to close): the peer's FIN must be seen. libuv may say
+	 * it reads already. */
+	c->paused = 0;
+	uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, on_read);
 }
 
 /* Ends the connection after what is queued has been written. */
