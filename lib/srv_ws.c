@@ -420,7 +420,9 @@ void srv_conn_ws_input(struct conn *c, const uint8_t *p, size_t len)
 	if (!wslay_event_want_read(c->ws)) {
 		uint16_t code = wslay_event_get_status_code_sent(c->ws);
 
-		if (c->state == ST_WS)
+		/* Counted here unless srv_ws_close counted it: a close of
+		 * wslay's, or the answer to the client's. */
+		if (!c->close_sent)
 			wsk_metrics_close(&s->m, code);
 		if (c->state == ST_WS && code != 1000 && code != 1001)
 			srv_log(s, c, WSK_LOG_WARN, "close", code,

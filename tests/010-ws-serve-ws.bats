@@ -128,6 +128,8 @@ teardown() {
 	# TIME_WAIT): the only connection open is the one asking.
 	run -0 curl -sS --noproxy '*' "$HTTP/metrics"
 	assert_line 'wskit_connections_open 1'
+	# The answer counts among the close frames the server sent.
+	assert_line 'wskit_closes_total{code="1000"} 1'
 	kill %1
 	run grep -E '^(close|eof|reset)' "$out"
 	assert_equal "${lines[*]}" "close 1000 eof"
