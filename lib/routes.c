@@ -158,10 +158,17 @@ static int serve_static(const struct wsk_routes *rt, const char *path,
 	fd = open(full, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return wsk_reply_error(r, 404, "not found", NULL, NULL);
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
-	    st.st_size > MAX_STATIC) {
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
 		return wsk_reply_error(r, 404, "not found", NULL, NULL);
+	}
+	/* The file is there, so 404 would mislead: say what the server
+	 * cannot do. It serves a page, not downloads. */
+	if (st.st_size > MAX_STATIC) {
+		close(fd);
+		return wsk_reply_error(
+		    r, 500, "file too large to serve (4 MiB at most)", NULL,
+		    NULL);
 	}
 	/* Small files read whole: the page is a few kilobytes, and a blocking
 	 * read of a local file is cheaper than a thread-pool round trip. */

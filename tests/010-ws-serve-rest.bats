@@ -206,6 +206,19 @@ no_escape() {
 		/.%2e/secret.txt /x/../../secret.txt /../.git/config /%2e%2e/.git/config
 }
 
+@test "rest: a web file over 4 MiB gets 500 saying so, not 404; one of 4 MiB is served whole" {
+	mkdir -p "$B/web"
+	echo '<!doctype html><title>t</title>' >"$B/web/index.html"
+	head -c $((4 << 20)) /dev/zero >"$B/web/max.bin"
+	head -c $(((4 << 20) + 1)) /dev/zero >"$B/web/big.bin"
+	start_server --interval 60000-60000 --web "$B/web"
+	run -0 fetch -- /max.bin /big.bin
+	assert_equal "${lines[0]}" "200 application/octet-stream *"
+	cmp "$B/1" "$B/web/max.bin"
+	assert_equal "${lines[1]}" "500 application/json *"
+	check "$(cat "$B/2")" '.error == "file too large to serve (4 MiB at most)"'
+}
+
 @test "rest: a malformed request line gets 400" {
 	for line in 'GARBAGE' 'GET / HTTP/1.1 extra' 'GET / FOO/1.1' 'GET' ' / HTTP/1.1'; do
 		run -0 request < <(printf '%s\r\nHost: x\r\n\r\n' "$line")
