@@ -8,6 +8,21 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+/* An SSE client that falls behind is dropped rather than queued without
+ * bound; its browser reconnects with Last-Event-ID and resumes. */
+static void sse_push(struct wsk_server *s, struct conn *c,
+		     struct wsk_chunk *data)
+{
+	if (unsent(c) > s->opts.max_queue) {
+		s->m.slow_clients++;
+		srv_log(s, c, WSK_LOG_WARN, "slow-client", 0,
+			"SSE stream over --max-queue, closing", 0);
+		srv_conn_close(c);
+		return;
+	}
+	srv_push(c, data);
+}
+
 static void on_update(void *arg, uint64_t seq, const char *json, size_t len);
 static char *render_health(void *arg, size_t *len);
 static char *render_metrics(void *arg, size_t *len);
@@ -91,17 +106,7 @@ static void on_update(void *arg, uint64_t seq, const char *json, size_t len)
 
 		for (c = s->lists[L_SSE]; ev && c; c = next) {
 			next = c->hnext;
-			/* An SSE client that falls behind is dropped; its
-			 * browser reconnects with Last-Event-ID and resumes. */
-			if (unsent(c) > s->opts.max_queue) {
-				s->m.slow_clients++;
-				srv_log(s, c, WSK_LOG_WARN, "slow-client", 0,
-					"SSE stream over --max-queue, closing",
-					0);
-				srv_conn_close(c);
-				continue;
-			}
-			srv_push(c, ev);
+			sse_push(s, c, ev);
 		}
 		wsk_chunk_unref(ev);
 	}
@@ -287,7 +292,7 @@ static void on_heartbeat(uv_timer_t *t)
 
 		for (c = s->lists[L_SSE]; beat && c; c = next) {
 			next = c->hnext;
-			srv_push(c, beat);
+			sse_push(s, c, beat);
 		}
 		wsk_chunk_unref(beat);
 	}
