@@ -1,5 +1,6 @@
 #include "url.h"
 
+#include <ctype.h>
 #include <curl/curl.h>
 #include <errno.h>
 #include <stdio.h>
@@ -119,6 +120,22 @@ out:
 	return r;
 }
 
+/* The length of the scheme that s starts with, as in "ws://", or 0 when
+ * s has none: "localhost:3000/?next=http://x" has none, although "://"
+ * comes later in its query (RFC 3986 3.1: a letter, then letters, digits,
+ * "+", "-" or "."). */
+static size_t scheme_len(const char *s)
+{
+	size_t n = 0;
+
+	if (!isalpha((unsigned char)s[0]))
+		return 0;
+	while (isalnum((unsigned char)s[n]) || s[n] == '+' || s[n] == '-' ||
+	       s[n] == '.')
+		n++;
+	return strncmp(s + n, "://", 3) == 0 ? n : 0;
+}
+
 int wsk_url_parse(struct wsk_url *u, const char *s, char *err, size_t errlen)
 {
 	struct wsk_url n = {0};
@@ -132,7 +149,7 @@ int wsk_url_parse(struct wsk_url *u, const char *s, char *err, size_t errlen)
 		snprintf(err, errlen, "empty URL");
 		return -1;
 	}
-	if (!strstr(s, "://")) {
+	if (!scheme_len(s)) {
 		size_t len = strlen(s) + sizeof("ws://");
 
 		full = malloc(len);
@@ -144,7 +161,7 @@ int wsk_url_parse(struct wsk_url *u, const char *s, char *err, size_t errlen)
 		in = full;
 	}
 	/* curl takes "ws:///path" as host "path"; a user meant no host. */
-	if (strstr(in, ":///")) {
+	if (strncmp(in + scheme_len(in), ":///", 4) == 0) {
 		free(full);
 		snprintf(err, errlen, "'%s': no host", s);
 		return -1;

@@ -33,12 +33,18 @@ static const struct good goods[] = {
      "ws://127.0.0.1:9000/", 9000, 0},
     {"ws://u:p@h:1/p#frag", "h", "h:1", "/p", "ws://h:1/p", 1, 0},
     {"wss://h:443/", "h", "h", "/", "wss://h/", 443, 1},
+    /* "://" in a query is not a scheme's, nor ":///" a missing host. */
+    {"h:1/?next=http://x", "h", "h:1", "/?next=http://x",
+     "ws://h:1/?next=http://x", 1, 0},
+    {"ws://h:1/?next=file:///x", "h", "h:1", "/?next=file:///x",
+     "ws://h:1/?next=file:///x", 1, 0},
 };
 
 static const char *const bads[][2] = {
     {"http://localhost:3000/", "scheme must be ws:// or wss://"},
     {"ftp://x/", "scheme must be ws:// or wss://"},
     {"ws:///path", "no host"},
+    {"wss:///?next=ws://h/", "no host"},
     {"ws://", "no host"},
     {"ws://localhost:99999/", "bad port number"},
     {"ws://localhost:0/", "bad port number"},
