@@ -320,8 +320,13 @@ static double seconds_arg(int c, const char *s, int positive)
 
 	snprintf(name, sizeof(name), "--%s", opt_name(c));
 	v = wsk_cli_seconds(name, s, 86400.0 * 365);
-	if (positive && v <= 0)
-		wsk_cli_usage_error("%s: '%s' must be more than 0", name, s);
+	/* The loop's timers count whole milliseconds: a smaller time would
+	 * become 0, which means "none" to a timeout. */
+	if (positive && v < 0.001)
+		wsk_cli_usage_error("%s: '%s' must be at least 0.001", name, s);
+	if (v > 0 && v < 0.001)
+		wsk_cli_usage_error("%s: '%s' must be 0 or at least 0.001",
+				    name, s);
 	return v;
 }
 
@@ -778,7 +783,7 @@ static void on_open(struct wsk_client *c, const struct wsk_client_open *op,
 		wsk_client_send(w->c, WSK_WS_TEXT, w->o->sends[i],
 				strlen(w->o->sends[i]));
 	if (w->o->ping_interval > 0) {
-		uint64_t ms = (uint64_t)(w->o->ping_interval * 1000);
+		uint64_t ms = (uint64_t)llround(w->o->ping_interval * 1000);
 
 		uv_timer_start(&w->ping_t, ping_cb, ms, ms);
 	}
@@ -997,7 +1002,7 @@ static void do_connect(struct watch *w)
 	co.user_agent = "ws-watch/" WSK_VERSION;
 	co.bearer = w->o->token;
 	co.tls = w->tls;
-	co.connect_timeout_ms = (uint64_t)(w->o->connect_timeout * 1000);
+	co.connect_timeout_ms = (uint64_t)llround(w->o->connect_timeout * 1000);
 	co.max_message = w->o->max_message;
 	co.deflate = w->o->deflate;
 	note(w, "connecting to '%s'", w->url.text);
@@ -1105,8 +1110,8 @@ static void maybe_linger(struct watch *w)
 	    !w->c || !w->open || wsk_client_queued(w->c) || w->stopping)
 		return;
 	w->lingering = 1;
-	uv_timer_start(&w->linger_t, linger_cb, (uint64_t)(w->o->linger * 1000),
-		       0);
+	uv_timer_start(&w->linger_t, linger_cb,
+		       (uint64_t)llround(w->o->linger * 1000), 0);
 }
 
 /* Sends the stdin lines waiting, while the connection takes them, and
@@ -1370,11 +1375,12 @@ int main(int argc, char **argv)
 		uv_prepare_start(&w.flusher, on_prepare);
 	}
 	if (o.timeout > 0)
-		uv_timer_start(&w.idle_t, idle_cb, (uint64_t)(o.timeout * 1000),
-			       (uint64_t)(o.timeout * 1000));
+		uv_timer_start(&w.idle_t, idle_cb,
+			       (uint64_t)llround(o.timeout * 1000),
+			       (uint64_t)llround(o.timeout * 1000));
 	if (o.duration > 0)
 		uv_timer_start(&w.duration_t, duration_cb,
-			       (uint64_t)(o.duration * 1000), 0);
+			       (uint64_t)llround(o.duration * 1000), 0);
 	if (o.use_stdin)
 		stdin_open(&w);
 	do_connect(&w);

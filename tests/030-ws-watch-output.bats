@@ -324,6 +324,22 @@ lines_are_json() {
 	assert_equal "${stderr_lines[0]}" "ws-watch: option '-n' needs a value"
 	run -2 --separate-stderr timeout 10 "$WW" --stdin=yes ws://127.0.0.1:1/
 	assert_equal "${stderr_lines[0]}" "ws-watch: option '--stdin' takes no value"
+	# Timers count milliseconds: a time below one would mean "none".
+	local o
+	for o in --connect-timeout --ping-interval --timeout --duration; do
+		run -2 --separate-stderr timeout 10 "$WW" "$o" 0.0004 ws://127.0.0.1:1/
+		assert_equal "${stderr_lines[0]}" "ws-watch: $o: '0.0004' must be at least 0.001"
+	done
+	run -2 --separate-stderr timeout 10 "$WW" --linger 0.0004 ws://127.0.0.1:1/
+	assert_equal "${stderr_lines[0]}" "ws-watch: --linger: '0.0004' must be 0 or at least 0.001"
+}
+
+@test "ws-watch: '://' or ':///' in a URL's query is not taken for a scheme or a missing host" {
+	start_server --interval 60000-60000
+	run -0 --separate-stderr timeout 20 "$WW" -n 1 --no-reconnect "127.0.0.1:$PORT/?next=http://x"
+	check "${lines[0]}" '.type == "INITIAL"'
+	run -0 --separate-stderr timeout 20 "$WW" -n 1 --no-reconnect "ws://127.0.0.1:$PORT/?next=file:///x"
+	check "${lines[0]}" '.type == "INITIAL"'
 }
 
 @test "ws-watch: --help and --version" {
