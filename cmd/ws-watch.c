@@ -98,6 +98,8 @@ struct watch {
 	long long failed;  /* failed connection attempts in a row */
 	int backoff_n;
 	int ping_waiting;
+	/* Why we dropped the connection ourselves, for on_close to say. */
+	char dropped[96];
 	int stopping, status, signals;
 };
 
@@ -804,10 +806,9 @@ static void on_message(struct wsk_client *c, int opcode, const uint8_t *p,
 		/* Back as it came, before the message can end the program
 		 * (-n), so the echo goes out ahead of our close. */
 		if (wsk_client_queued(c) > ECHO_HIGH_WATER) {
-			note(w,
-			     "echo: over %u MiB wait to be sent; dropping the "
-			     "connection",
-			     ECHO_HIGH_WATER >> 20);
+			snprintf(w->dropped, sizeof(w->dropped),
+				 "echo: over %u MiB wait to be sent",
+				 ECHO_HIGH_WATER >> 20);
 			wsk_client_abort(c);
 			return;
 		}
@@ -933,6 +934,7 @@ static void on_close(struct wsk_client *c, const struct wsk_client_close *ci,
 		event_end(w);
 	}
 	if (w->stopping) {
+		*w->dropped = '\0';
 		if (ci->error && ci->error != WSK_CLIENT_E_ABORTED)
 			info(w, "closed: %s", ci->message);
 		else
@@ -940,10 +942,12 @@ static void on_close(struct wsk_client *c, const struct wsk_client_close *ci,
 		shutdown_all(w);
 		return;
 	}
-	/* The explanation of a non-zero exit prints even with -q. */
+	/* The explanation of a non-zero exit prints even with -q; whether
+	 * a reconnect follows is said after it. */
 	loud = !retry && status != WSK_EXIT_OK;
-	/* After an abort, the reason was given when it was decided. */
-	if (!ci->opened)
+	if (ci->error == WSK_CLIENT_E_ABORTED && *w->dropped)
+		report(w, loud, "connection dropped: %s", w->dropped);
+	else if (!ci->opened)
 		report(w, loud, "cannot connect to '%s': %s%s", w->url.text,
 		       ci->message, token_hint(w, ci->http_status));
 	else if (ci->error == WSK_CLIENT_E_LOST)
@@ -953,6 +957,7 @@ static void on_close(struct wsk_client *c, const struct wsk_client_close *ci,
 	else if (!ci->error)
 		report(w, loud, "closed by server: %u%s%s", ci->code,
 		       *ci->reason ? " " : "", ci->reason);
+	*w->dropped = '\0';
 	if (!ci->opened)
 		w->failed++;
 	if (!retry) {
@@ -1027,8 +1032,8 @@ static void ping_cb(uv_timer_t *t)
 	if (!w->c || !w->open)
 		return;
 	if (w->ping_waiting) {
-		note(w, "no pong within %g s: reconnecting",
-		     w->o->ping_interval);
+		snprintf(w->dropped, sizeof(w->dropped), "no pong within %g s",
+			 w->o->ping_interval);
 		wsk_client_abort(w->c);
 		return;
 	}

@@ -251,9 +251,14 @@ lines_are_json() {
 	start_mute_server
 	run -0 --separate-stderr timeout 20 "$WW" --ping-interval 0.2 --duration 1.5 \
 		--backoff 0.05-0.1 "$URL"
-	[[ $stderr == *"ws-watch: no pong within 0.2 s: reconnecting"* ]]
+	[[ $stderr == *$'ws-watch: connection dropped: no pong within 0.2 s\nws-watch: reconnecting in '* ]]
 	[ "$(grep -c 'connected to' <<<"$stderr")" -ge 2 ]
 	assert_equal "${lines[0]}" hello
+	# Without a reconnect, the reason is the explanation of status 1,
+	# which -q does not silence.
+	run -1 --separate-stderr timeout 20 "$WW" -q --ping-interval 0.2 --no-reconnect "$URL"
+	assert_equal "$output" hello
+	assert_equal "$stderr" "ws-watch: connection dropped: no pong within 0.2 s"
 }
 
 @test "ws-watch: \$WS_URL is the default URL" {
