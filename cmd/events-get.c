@@ -873,21 +873,14 @@ static int json_next_item(const char **p, const char *end, const char **start,
 	return 1;
 }
 
-/* Output status: 0 written, 1 a write error (reported), -1 the reader went
- * away, which ends the program quietly. */
+/* Writes one line and flushes it, so that a reader sees each result as it
+ * comes, not when a later target's retries are over. Returns 0 written,
+ * 1 a write error (reported), -1 the reader went away, which ends the
+ * program quietly. */
 static int out_line(const struct options *o, const char *s, size_t n)
 {
-	if (fwrite(s, 1, n, stdout) == n && putchar('\n') != EOF)
-		return 0;
-	if (errno == EPIPE)
-		return -1;
-	diag(o, "cannot write to standard output: %s", strerror(errno));
-	return 1;
-}
-
-static int out_flush(const struct options *o)
-{
-	if (fflush(stdout) == 0)
+	if (fwrite(s, 1, n, stdout) == n && putchar('\n') != EOF &&
+	    fflush(stdout) == 0)
 		return 0;
 	if (errno == EPIPE)
 		return -1;
@@ -1089,8 +1082,6 @@ static int watch(struct fetcher *f, struct target *t, size_t nt)
 			rc = print_changes(o, seen, doc, text, len);
 			json_decref(doc);
 		}
-		if (rc == 0)
-			rc = out_flush(o);
 		if (rc != 0)
 			break;
 		clock_gettime(CLOCK_MONOTONIC, &now);

@@ -79,6 +79,45 @@ man_text() {
 	mandoc -Tascii "$MAN" | sed 's/.\x08//g'
 }
 
+@test "events-get: each line is flushed as it comes, not when the last target is done" {
+	# The server holds its answer for the second target until the reader
+	# has seen the first line: buffered output would wait for it, and the
+	# held answer would end as a 503 after 15 s.
+	local seen=$BATS_TEST_TMPDIR/seen
+	start_py held "$seen" <<-'EOF'
+	import os, sys, time
+	from http.server import HTTPServer, BaseHTTPRequestHandler
+	seen = sys.argv[1]
+	class H(BaseHTTPRequestHandler):
+	    def log_message(self, *a):
+	        pass
+	    def do_GET(self):
+	        code, body = 200, '{"id":"A"}'
+	        if self.path.endswith("/B"):
+	            end = time.time() + 15
+	            while not os.path.exists(seen) and time.time() < end:
+	                time.sleep(0.02)
+	            if os.path.exists(seen):
+	                body = '{"id":"B"}'
+	            else:
+	                code, body = 503, '{"error":"no line seen"}'
+	        self.send_response(code)
+	        self.send_header("Content-Type", "application/json")
+	        self.send_header("Content-Length", str(len(body)))
+	        self.end_headers()
+	        self.wfile.write(body.encode())
+	s = HTTPServer(("127.0.0.1", 0), H)
+	print("held: listening on http://127.0.0.1:%d/" % s.server_port,
+	      file=sys.stderr, flush=True)
+	s.serve_forever()
+	EOF
+	run -0 --separate-stderr timeout 30 bash -c \
+		'set -o pipefail; "$1" --url "$2" A B | { read -r l && touch "$3" && echo "$l" && cat; }' \
+		_ "$EG" "http://127.0.0.1:$PORT" "$seen"
+	assert_equal "$output" $'{"id":"A"}\n{"id":"B"}'
+	assert_equal "$stderr" ""
+}
+
 @test "the list: one line, an array of 5 events" {
 	start_quiet_server
 	run -0 --separate-stderr "$EG" --url "$HTTP"
