@@ -19,16 +19,24 @@ start_quiet_server() {
 	start_server --interval 60000-60000
 }
 
-# start_fake_server FAILS: a server that answers FAILS requests with 503
-# and then serves the list (pretty-printed, so over several lines) and
-# EVENT#00. Sets PORT and HTTP like start_server.
+# start_fake_server FAILS [SEEN]: a server that answers FAILS requests
+# with 503 and then serves the list (pretty-printed, so over several lines)
+# and EVENT#00. With SEEN, /events/held waits up to 15 s for that file to
+# exist before it answers, with 503 if it never does. Sets PORT and HTTP
+# like start_server.
 start_fake_server() {
-	start_py fake "$1" <<-'EOF'
-	import json, sys
+	start_py fake "$1" "${2:-}" <<-'EOF'
+	import json, os, sys, time
 	from http.server import HTTPServer, BaseHTTPRequestHandler
 	fails = int(sys.argv[1])
+	seen = sys.argv[2]
 	event = {"id": "EVENT#00", "name": "Caf\u00e9", "score": 0.1,
 	         "updatedAt": "2026-01-01T00:00:00.000Z"}
+	def held():
+	    end = time.time() + 15
+	    while not os.path.exists(seen) and time.time() < end:
+	        time.sleep(0.02)
+	    return os.path.exists(seen)
 	class H(BaseHTTPRequestHandler):
 	    def log_message(self, *a):
 	        pass
@@ -37,6 +45,8 @@ start_fake_server() {
 	        if fails > 0:
 	            fails -= 1
 	            code, body = 503, '{"error": "busy"}'
+	        elif self.path == "/events/held" and not held():
+	            code, body = 503, '{"error": "no line seen"}'
 	        elif self.path == "/events":
 	            code, body = 200, json.dumps([event, event], indent=2) + "\n"
 	        else:
@@ -84,37 +94,13 @@ man_text() {
 	# has seen the first line: buffered output would wait for it, and the
 	# held answer would end as a 503 after 15 s.
 	local seen=$BATS_TEST_TMPDIR/seen
-	start_py held "$seen" <<-'EOF'
-	import os, sys, time
-	from http.server import HTTPServer, BaseHTTPRequestHandler
-	seen = sys.argv[1]
-	class H(BaseHTTPRequestHandler):
-	    def log_message(self, *a):
-	        pass
-	    def do_GET(self):
-	        code, body = 200, '{"id":"A"}'
-	        if self.path.endswith("/B"):
-	            end = time.time() + 15
-	            while not os.path.exists(seen) and time.time() < end:
-	                time.sleep(0.02)
-	            if os.path.exists(seen):
-	                body = '{"id":"B"}'
-	            else:
-	                code, body = 503, '{"error":"no line seen"}'
-	        self.send_response(code)
-	        self.send_header("Content-Type", "application/json")
-	        self.send_header("Content-Length", str(len(body)))
-	        self.end_headers()
-	        self.wfile.write(body.encode())
-	s = HTTPServer(("127.0.0.1", 0), H)
-	print("held: listening on http://127.0.0.1:%d/" % s.server_port,
-	      file=sys.stderr, flush=True)
-	s.serve_forever()
-	EOF
+	start_fake_server 0 "$seen"
 	run -0 --separate-stderr timeout 30 bash -c \
-		'set -o pipefail; "$1" --url "$2" A B | { read -r l && touch "$3" && echo "$l" && cat; }' \
-		_ "$EG" "http://127.0.0.1:$PORT" "$seen"
-	assert_equal "$output" $'{"id":"A"}\n{"id":"B"}'
+		'set -o pipefail; "$1" --url "$2" EVENT%2300 held | { read -r l && touch "$3" && echo "$l" && cat; }' \
+		_ "$EG" "$HTTP" "$seen"
+	assert_equal "${#lines[@]}" 2
+	check "${lines[0]}" '.id == "EVENT#00"'
+	assert_equal "${lines[1]}" "${lines[0]}"
 	assert_equal "$stderr" ""
 }
 
