@@ -81,9 +81,12 @@ struct watch {
 	uv_fs_t fsreq;
 	int fs_busy, in_paused, in_eof, lingering;
 	char fsbuf[65536];
+	/* The line being read: what is kept of it (at most max_message + 1
+	 * bytes, enough to know it is too long), its length so far and its
+	 * last byte. */
 	char *partial;
-	size_t partial_len, partial_cap;
-	int partial_dropped;
+	size_t partial_len, partial_total;
+	char partial_last;
 	struct line *lines, **lines_tail;
 	size_t lines_bytes;
 
@@ -1144,11 +1147,14 @@ static void send_pending(struct watch *w)
 	maybe_linger(w);
 }
 
-static void add_line(struct watch *w, const char *p, size_t len)
+/* Queues a line of stdin of len bytes without its "\n"; last is its last
+ * byte. p holds the line, or its first max_message + 1 bytes when it is
+ * longer, and then it is dropped. */
+static void add_line(struct watch *w, const char *p, size_t len, char last)
 {
 	struct line *l;
 
-	if (len && p[len - 1] == '\r')
+	if (len && last == '\r')
 		len--;
 	if (len == 0)
 		return;
@@ -1168,6 +1174,29 @@ static void add_line(struct watch *w, const char *p, size_t len)
 	w->lines_bytes += len;
 }
 
+/* Adds n bytes to the line being read, keeping no more than one byte
+ * over the limit. */
+static void keep_partial(struct watch *w, const char *p, size_t n)
+{
+	size_t room = w->o->max_message + 1 - w->partial_len;
+
+	if (n == 0)
+		return;
+	w->partial_total += n;
+	w->partial_last = p[n - 1];
+	if (n > room)
+		n = room;
+	w->partial = xrealloc(w->partial, w->partial_len + n + 1);
+	memcpy(w->partial + w->partial_len, p, n);
+	w->partial_len += n;
+}
+
+static void end_partial(struct watch *w)
+{
+	add_line(w, w->partial, w->partial_total, w->partial_last);
+	w->partial_len = w->partial_total = 0;
+}
+
 /* Splits input into lines; a line may span reads. */
 static void stdin_input(struct watch *w, const char *p, size_t n)
 {
@@ -1176,38 +1205,23 @@ static void stdin_input(struct watch *w, const char *p, size_t n)
 	while (n && (nl = memchr(p, '\n', n))) {
 		size_t k = (size_t)(nl - p);
 
-		if (w->partial_len) {
-			if (!w->partial_dropped) {
-				w->partial = xrealloc(w->partial,
-						      w->partial_len + k + 1);
-				memcpy(w->partial + w->partial_len, p, k);
-				add_line(w, w->partial, w->partial_len + k);
-			}
-			w->partial_len = 0;
-			w->partial_dropped = 0;
+		if (w->partial_total) {
+			keep_partial(w, p, k);
+			end_partial(w);
 		} else {
-			add_line(w, p, k);
+			add_line(w, p, k, k ? p[k - 1] : 0);
 		}
 		p += k + 1;
 		n -= k + 1;
 	}
-	if (n) {
-		/* Keep at most one byte over the limit: enough to know the
-		 * line is too long. */
-		if (w->partial_len + n > w->o->max_message + 1)
-			n = w->o->max_message + 1 - w->partial_len;
-		w->partial = xrealloc(w->partial, w->partial_len + n + 1);
-		memcpy(w->partial + w->partial_len, p, n);
-		w->partial_len += n;
-	}
+	keep_partial(w, p, n);
 }
 
 static void stdin_eof(struct watch *w)
 {
 	w->in_eof = 1;
-	if (w->partial_len)
-		add_line(w, w->partial, w->partial_len);
-	w->partial_len = 0;
+	if (w->partial_total)
+		end_partial(w);
 	info(w, "end of stdin");
 	send_pending(w);
 }

@@ -145,6 +145,19 @@ lines_are_json() {
 	assert_equal "$(jq -r .timestamp <<<"${lines[1]}")" 2
 }
 
+@test "ws-watch: a --stdin line over --max-message is dropped with its whole length named, across reads" {
+	start_server --echo --interval 60000-60000
+	# The long line comes in three reads; the one after it, of exactly 12
+	# bytes before its CR LF, and in two reads, goes out.
+	run -0 --separate-stderr timeout 20 bash -c "
+		{ printf 'short\n0123456789'; sleep 0.3; printf 'abcdefghij'; sleep 0.3
+		  printf 'KLM\nexactly-12'; sleep 0.3; printf '34\r\n'; } |
+		'$WW' --max-message 12 --linger 0.5 --stdin '$URL'"
+	assert_equal "$(grep -v '"type"' <<<"$output")" $'short\nexactly-1234'
+	[ "$(grep -c 'stdin line' <<<"$stderr")" -eq 1 ]
+	[[ $stderr == *"ws-watch: warning: stdin line of 23 bytes is over 12 and was dropped"* ]]
+}
+
 @test "ws-watch: -m sends a message after connecting" {
 	start_server --interval 60000-60000
 	run -0 --separate-stderr timeout 20 "$WW" -q -m '{"type":"PING","timestamp":7}' \
