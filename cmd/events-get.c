@@ -316,9 +316,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 	if (o->quiet && o->verbose)
 		wsk_cli_usage_error(
 		    "--quiet and --verbose cannot be used together");
-	if (o->cacert != NULL && access(o->cacert, R_OK) != 0)
-		wsk_cli_usage_error("cannot read CA file '%s': %s", o->cacert,
-				    strerror(errno));
+	wsk_cli_check_cacert(o->cacert);
 	o->ids = argv + optind;
 	o->nids = argc - optind;
 	for (c = 0; c < o->nids; c++)

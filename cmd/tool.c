@@ -6,6 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "tls.h"
 
 const char *wsk_cli_prog = "wskit";
 
@@ -96,4 +99,20 @@ void wsk_cli_hold_std_fds(void)
 		if (fcntl(fd, F_GETFD) < 0 && errno == EBADF &&
 		    open("/dev/null", O_RDWR) != fd)
 			exit(WSK_EXIT_FAIL);
+}
+
+void wsk_cli_check_cacert(const char *file)
+{
+	struct wsk_tls_ctx *ctx;
+	char err[256];
+
+	if (file == NULL)
+		return;
+	if (access(file, R_OK) != 0)
+		wsk_cli_usage_error("--cacert: cannot read '%s': %s", file,
+				    strerror(errno));
+	/* Loaded the way a wss:// connection will load it. */
+	if (wsk_tls_client_ctx(&ctx, file, 0, err, sizeof(err)) < 0)
+		wsk_cli_usage_error("--cacert: %s", err);
+	wsk_tls_ctx_free(ctx);
 }

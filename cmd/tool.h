@@ -38,6 +38,11 @@ long long wsk_cli_int(const char *name, const char *arg, long long min,
 uint64_t wsk_cli_size(const char *name, const char *arg, uint64_t min,
 		      uint64_t max);
 
+/* --cacert FILE: a file that cannot be read or holds no certificate is a
+ * usage error in every client and whatever the URL's scheme, as a bad
+ * value of any other option is. Does nothing for NULL. */
+void wsk_cli_check_cacert(const char *file);
+
 /* getenv(name), but NULL when the variable is set to the empty string:
  * an empty WS_URL means the default, as in a shell's ${WS_URL:-...}. */
 const char *wsk_cli_env(const char *name);

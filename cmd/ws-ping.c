@@ -621,9 +621,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 		if (o->token != NULL && strpbrk(o->token, "\r\n") != NULL)
 			wsk_cli_usage_error("WS_TOKEN: bad token");
 	}
-	if (o->cacert != NULL && access(o->cacert, R_OK) != 0)
-		wsk_cli_usage_error("cannot read CA file '%s': %s", o->cacert,
-				    strerror(errno));
+	wsk_cli_check_cacert(o->cacert);
 	if (o->url.is_tls && wsk_tls_client_ctx(&o->tls, o->cacert, o->insecure,
 						err, sizeof(err)) < 0)
 		wsk_cli_usage_error("%s", err);

@@ -475,9 +475,7 @@ static void parse_args(struct options *o, int argc, char **argv)
 				    o->keep_open ? "keep-open" : "linger");
 	if (o->retry == 0)
 		o->no_reconnect = 1;
-	if (o->cacert && access(o->cacert, R_OK) != 0)
-		wsk_cli_usage_error("--cacert: cannot read '%s': %s", o->cacert,
-				    strerror(errno));
+	wsk_cli_check_cacert(o->cacert);
 	if (!o->token) {
 		const char *t = wsk_cli_env("WS_TOKEN");
 

@@ -158,12 +158,19 @@ start_echo_checker() {
 	assert_equal "$stderr" "ws-watch: cannot connect to 'wss://127.0.0.1:$PORT/': timed out in the TLS handshake (0.5 s)"
 }
 
-@test "ws-watch: a CA file that cannot be used is a usage error" {
-	run -2 --separate-stderr "$WW" --cacert "$BATS_TEST_TMPDIR/none.pem" wss://127.0.0.1:1/
-	[[ $stderr == "ws-watch: --cacert: cannot read '$BATS_TEST_TMPDIR/none.pem': No such file or directory"* ]]
-	echo 'not a certificate' >"$BATS_TEST_TMPDIR/junk.pem"
-	run -2 --separate-stderr "$WW" --cacert "$BATS_TEST_TMPDIR/junk.pem" wss://127.0.0.1:1/
-	[[ $stderr == "ws-watch: cannot load CA certificates '$BATS_TEST_TMPDIR/junk.pem'"* ]]
+@test "a CA file that cannot be used is a usage error in every client, whatever the URL" {
+	local none=$BATS_TEST_TMPDIR/none.pem junk=$BATS_TEST_TMPDIR/junk.pem prog url
+	echo 'not a certificate' >"$junk"
+	for prog in ws-watch ws-ping events-get; do
+		for url in wss://127.0.0.1:1/ ws://127.0.0.1:1/; do
+			[ $prog = events-get ] && url="--url=${url/ws/http}"
+			run -2 --separate-stderr timeout 10 "$BIN/$prog" --cacert "$none" "$url"
+			assert_equal "${stderr_lines[0]}" "$prog: --cacert: cannot read '$none': No such file or directory"
+			run -2 --separate-stderr timeout 10 "$BIN/$prog" --cacert "$junk" "$url"
+			[[ ${stderr_lines[0]} == "$prog: --cacert: cannot load CA certificates '$junk': "* ]]
+			assert_equal "${stderr_lines[1]}" "Try '$prog --help' for more information."
+		done
+	done
 }
 
 @test "ws-ping: -c 2 over wss:// with --cacert" {
