@@ -123,6 +123,7 @@ struct wsk_client {
 };
 
 static void flush(struct wsk_client *c);
+static void on_timer(uv_timer_t *t);
 
 const char *wsk_client_strerror(int err)
 {
@@ -402,6 +403,18 @@ static void flush(struct wsk_client *c)
 }
 
 /* Hands wslay's queued frames to the output queue and the socket. */
+/* The close handshake has begun, whoever began it. It ends when both close
+ * frames have gone and ours has reached the kernel (check_done), or when
+ * the timer fires first: a server that stops reading could otherwise hold
+ * our answer, and us, for ever. timeout_ms 0 is the default. */
+static void start_closing(struct wsk_client *c, uint64_t timeout_ms)
+{
+	c->st = ST_CLOSING;
+	c->close_timeout_ms =
+	    timeout_ms ? timeout_ms : WSK_CLIENT_CLOSE_TIMEOUT_MS;
+	uv_timer_start(&c->timer, on_timer, c->close_timeout_ms, 0);
+}
+
 static void pump(struct wsk_client *c)
 {
 	int r;
@@ -567,7 +580,7 @@ static void ws_msg(wslay_event_context_ptr ctx,
 			c->reason[n] = '\0';
 		}
 		if (c->st == ST_OPEN)
-			c->st = ST_CLOSING;
+			start_closing(c, 0);
 		break;
 	default: break;
 	}
@@ -610,7 +623,8 @@ static void ws_input(struct wsk_client *c, const uint8_t *data, size_t len)
 	if (!c->failing && !wslay_event_get_read_enabled(c->ws) &&
 	    !wslay_event_get_close_received(c->ws)) {
 		c->failing = 1;
-		c->st = ST_CLOSING;
+		if (c->st == ST_OPEN)
+			start_closing(c, 0);
 		if (wslay_event_send(c->ws) < 0) {
 			finish(c, -ENOMEM, "out of memory");
 			return;
@@ -1055,7 +1069,7 @@ static void on_timer(uv_timer_t *t)
 		break;
 	case ST_CLOSING:
 		finish(c, WSK_CLIENT_E_CLOSE_TIMEOUT,
-		       "no answer to the close frame within %g s",
+		       "the close handshake did not finish within %g s",
 		       (double)c->close_timeout_ms / 1000);
 		break;
 	default: break;
@@ -1432,10 +1446,7 @@ int wsk_client_close(struct wsk_client *c, uint16_t code, const char *reason,
 	}
 	c->close_code = code;
 	c->close_pending = 1;
-	c->st = ST_CLOSING;
-	c->close_timeout_ms =
-	    timeout_ms ? timeout_ms : WSK_CLIENT_CLOSE_TIMEOUT_MS;
-	uv_timer_start(&c->timer, on_timer, c->close_timeout_ms, 0);
+	start_closing(c, timeout_ms);
 	if (!c->in_recv)
 		pump(c);
 	return 0;

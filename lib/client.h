@@ -55,7 +55,10 @@ enum wsk_client_error {
 	/* the server broke the protocol or sent too big a message, and the
 	 * client closed with 1002, 1007 or 1009; */
 	WSK_CLIENT_E_PROTOCOL = -1106,
-	/* our close frame got no answer within the close timeout. */
+	/* The close handshake did not finish within the close timeout:
+	 * our close frame got no answer, or, when the server closed first
+	 * or we failed the connection, our close frame could not be sent
+	 * (WSK_CLIENT_CLOSE_TIMEOUT_MS then). */
 	WSK_CLIENT_E_CLOSE_TIMEOUT = -1107,
 
 	/* Either way: wsk_client_abort, or wsk_client_close before open. */

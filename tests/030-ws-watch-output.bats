@@ -46,11 +46,14 @@ start_script_server() {
 	EOF
 }
 
-# start_mute_server: a raw server that completes the handshake, sends one
-# message and then never answers anything, not even a ping.
+# start_mute_server [deaf]: a raw server that completes the handshake,
+# sends one message and then never answers anything, not even a ping.
+# A deaf one also stops reading, and after 2 s sends a close frame, which
+# it then never follows with anything.
 start_mute_server() {
-	start_py mute <<-'EOF'
+	start_py mute "$@" <<-'EOF'
 	import asyncio, base64, hashlib, sys
+	deaf = sys.argv[1:] == ["deaf"]
 	async def handle(r, w):
 	    head = b""
 	    while b"\r\n\r\n" not in head:
@@ -66,6 +69,10 @@ start_mute_server() {
 	            b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + acc +
 	            b"\r\n\r\n\x81\x05hello")
 	    await w.drain()
+	    if deaf:
+	        await asyncio.sleep(2)
+	        w.write(b"\x88\x02\x03\xe8")
+	        await asyncio.sleep(30)
 	    while await r.read(4096):
 	        pass
 	async def main():
@@ -272,6 +279,17 @@ lines_are_json() {
 	run -1 --separate-stderr timeout 20 "$WW" -q --ping-interval 0.2 --no-reconnect "$URL"
 	assert_equal "$output" hello
 	assert_equal "$stderr" "ws-watch: connection dropped: no pong within 0.2 s"
+}
+
+@test "ws-watch: a server that closes first but reads nothing does not hold it: the close handshake times out" {
+	start_mute_server deaf
+	# 64 MB of lines fill both socket buffers before the server's close
+	# comes, so the answer to it cannot be sent.
+	run -1 --separate-stderr timeout 20 bash -c \
+		'yes "$(head -c 999 /dev/zero | tr "\\0" a)" | head -c 64000000 |
+		"$1" -q --stdin --no-reconnect "$2"' _ "$WW" "$URL"
+	assert_equal "$output" hello
+	assert_equal "$stderr" "ws-watch: connection failed: the close handshake did not finish within 2 s"
 }
 
 @test "ws-watch: \$WS_URL is the default URL" {
