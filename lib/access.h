@@ -14,8 +14,8 @@ struct wsk_access {
 
 /* Checks the request's Origin. Returns 0 and sets *cors to the value for
  * Access-Control-Allow-Origin ("*" without an allowlist, else the request's
- * own Origin), or 403 when an Origin is present and not allowed. A request
- * without Origin (a command-line client) is allowed. */
+ * own Origin, which lives as long as req), or 403 when an Origin is present and
+ * not allowed. A request without Origin (a command-line client) is allowed. */
 int wsk_access_origin(const struct wsk_access *a, const struct wsk_http *req,
 		      const char **cors);
 

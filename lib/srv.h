@@ -81,9 +81,9 @@ struct conn {
 	struct conn *dirty_next;
 	uint8_t state;
 	uint8_t dirty, writing, frag, closing, close_sent, list, paused;
-	struct conn_tls *tls;  /* NULL on a plain connection */
-	const char *poll_cors; /* a parked poll's CORS value (static or the
-				* allowlist's string) */
+	struct conn_tls *tls; /* NULL on a plain connection */
+	char *poll_cors;      /* the Origin a poll's answer echoes, owned;
+			       * NULL for "*" */
 	/* Pipelined requests not yet parsed while output drains (see
 	 * srv_http_input); at most one read's worth. */
 	char *pend;

@@ -246,8 +246,10 @@ static void on_conn_closed(uv_handle_t *h)
 	}
 	free(c->http);
 	free(c->pend);
+	free(c->poll_cors);
 	c->http = NULL;
 	c->pend = NULL;
+	c->poll_cors = NULL;
 	c->tls = NULL;
 	/* Still on the dirty list (it closed after a write was queued this
 	 * turn): the flusher frees it when it gets there. */

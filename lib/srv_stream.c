@@ -123,13 +123,18 @@ live:
 /* Answers a long poll with a JSON array of protocol messages. */
 void srv_poll_answer(struct conn *c, int status, const char *body, size_t len)
 {
-	struct wsk_reply r = {&c->out, 0, c->poll_last, c->poll_cors};
+	struct wsk_reply r = {&c->out, 0, c->poll_last,
+			      c->poll_cors ? c->poll_cors : "*"};
+	int rc;
 
 	srv_hub_remove(c);
 	c->state = ST_HTTP;
-	if (wsk_reply_send(&r, status,
-			   status == 204 ? NULL : "application/json",
-			   "Cache-Control: no-cache\r\n", body, len) < 0) {
+	rc = wsk_reply_send(&r, status,
+			    status == 204 ? NULL : "application/json",
+			    "Cache-Control: no-cache\r\n", body, len);
+	free(c->poll_cors);
+	c->poll_cors = NULL;
+	if (rc < 0) {
 		srv_conn_close(c);
 		return;
 	}
@@ -187,7 +192,6 @@ static void poll_start(struct conn *c, const struct wsk_reply *r)
 	size_t len;
 
 	c->poll_last = (uint8_t)r->last;
-	c->poll_cors = r->cors;
 	if (has_tmo < 0 ||
 	    (has_tmo > 0 &&
 	     wsk_parse_seconds(tmo, 120, &secs, err, sizeof(err)))) {
@@ -201,6 +205,15 @@ static void poll_start(struct conn *c, const struct wsk_reply *r)
 		else
 			wsk_http_init(c->http, WSK_HTTP_REQUEST);
 		return;
+	}
+	/* The answer goes out after the request is freed, even when it goes
+	 * at once: keep the Origin it echoes, which points into the request. */
+	if (strcmp(r->cors, "*") != 0) {
+		c->poll_cors = strdup(r->cors);
+		if (!c->poll_cors) {
+			srv_conn_close(c);
+			return;
+		}
 	}
 	free(c->http);
 	c->http = NULL;

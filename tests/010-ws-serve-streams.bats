@@ -112,6 +112,33 @@ teardown() {
 	assert_output "INITIAL"
 }
 
+@test "sse and poll echo an allowed Origin, in a poll's answer that waited too; another Origin gets 403" {
+	local o=https://a.example
+	start_server --interval 60000-60000 --allow-origin "$o"
+	read -r epoch seq < <(now)
+	# A poll that waits, while other requests come and go: the Origin it
+	# echoes must be its own, not whatever took the memory of its request.
+	hcurl -D "$B/waited.h" -o /dev/null -H "Origin: $o" \
+		"$HTTP/events/poll?since=$seq&epoch=$epoch&timeout=1" &
+	local poller=$!
+	sleep 0.3
+	for n in 1 2 3; do
+		hcurl -o /dev/null -H "Authorization: Bearer VICTIM-$n" "$HTTP/events?pad=$(printf '%0300d' 0)"
+	done
+	wait "$poller"
+	run -0 hcurl -D "$B/now.h" -o /dev/null -H "Origin: $o" "$HTTP/events/poll"
+	stream 0.5 "$B/s" -H "Origin: $o"
+	for h in "$B/waited.h" "$B/now.h" "$B/s.h"; do
+		assert_equal "$(header "$h" Access-Control-Allow-Origin)" "$o"
+		assert_equal "$(header "$h" Vary)" "Origin"
+	done
+	assert_equal "$(head -1 "$B/waited.h" | tr -d '\r')" "HTTP/1.1 204 No Content"
+	for path in /events/stream /events/poll; do
+		run -0 hcurl -o /dev/null -w '%{http_code}' -H 'Origin: https://b.example' "$HTTP$path"
+		assert_output "403"
+	done
+}
+
 @test "poll: with no since, or one it cannot use, 200 at once with one INITIAL" {
 	start_server --interval 60000-60000
 	read -r epoch seq < <(now)
