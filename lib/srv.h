@@ -44,6 +44,10 @@
 /* A connection whose unsent bytes pass this stops reading requests until
  * they drain, so pipelined requests cannot grow the queue without bound. */
 #define HTTP_OUT_HIGH (256 * 1024)
+/* What wslay gets of a deflate client's input at a time (see ws_recv_cb):
+ * a few compressed messages, whose answers may be a thousand times
+ * larger. */
+#define PMD_RECV_PIECE 512
 
 enum conn_state { ST_HTTP, ST_WS, ST_CLOSING, ST_SSE, ST_POLL };
 
@@ -100,7 +104,9 @@ struct conn {
 	/* permessage-deflate: 0 when not negotiated, else the window bits
 	 * the client allows our messages (8..15; see pmd.h). */
 	uint8_t pmd_bits;
-	float tokens;	 /* message rate limit bucket */
+	uint8_t big;	   /* a header of a message over --max-message came */
+	uint8_t told_slow; /* its "not reading" warning was logged */
+	float tokens;	   /* message rate limit bucket */
 	uint32_t tok_ms; /* loop time of the last refill (wraps; differences) */
 	uint32_t deadline; /* HTTP: the request must be complete by this loop
 			    * time (ms, wraps); lagging: the drain deadline */

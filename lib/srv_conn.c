@@ -390,7 +390,7 @@ void srv_maybe_resume_reading(struct conn *c)
 		p = c->pend;
 		c->pend = NULL;
 		c->pendlen = 0;
-		srv_http_input(c, p, n);
+		dispatch(c, p, n);
 		free(p);
 	}
 	if (c->tls && !c->paused && !c->closing && !c->finishing)
@@ -409,7 +409,8 @@ static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 
 /* Input kept while reading is paused, bounded to one read: pipelined
  * requests behind a parked long poll, or behind answers that have not
- * drained. The connection stops reading until srv_maybe_resume_reading. */
+ * drained, or WebSocket frames behind answers past --max-queue. The
+ * connection stops reading until srv_maybe_resume_reading. */
 void srv_stash(struct conn *c, const char *p, size_t len)
 {
 	char *n;

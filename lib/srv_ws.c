@@ -86,17 +86,33 @@ static ssize_t ws_recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len,
 			  int flags, void *arg)
 {
 	struct conn *c = ((struct wsk_server *)arg)->cur;
+	const struct wsk_server_opts *o = &c->srv->opts;
 
 	(void)flags;
-	if (c->inlen == 0) {
+	/* Answers waiting past --max-queue stop the input here, between two
+	 * of wslay's reads of at most its 4 KiB buffer, not after the whole
+	 * read: one read of compressed PINGs could otherwise queue hundreds
+	 * of inflated PONGs. srv_conn_ws_input keeps the rest for later. */
+	if (c->inlen == 0 || c->big || unsent(c) > o->max_queue) {
 		wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
 		return -1;
 	}
 	if (len > c->inlen)
 		len = c->inlen;
+	/* A compressed message may inflate a thousandfold, and so may the
+	 * answer to it: a deflate client's input goes to wslay in small
+	 * pieces, so that the check above comes every few messages. */
+	if (c->pmd_bits && len > PMD_RECV_PIECE)
+		len = PMD_RECV_PIECE;
+	/* wslay looks at a frame's length only once payload comes: a header
+	 * that announces a message over --max-message is found here, and
+	 * wslay gets the bytes up to its end, never what follows. */
+	c->big =
+	    (uint8_t)wsk_frame_scan(c->scan, c->in, len, o->max_message, &len);
 	memcpy(buf, c->in, len);
 	c->in += len;
 	c->inlen -= len;
+	c->fed += len;
 	return (ssize_t)len;
 }
 
@@ -376,7 +392,7 @@ static int ctx_idle(const struct conn *c)
 void srv_conn_ws_input(struct conn *c, const uint8_t *p, size_t len)
 {
 	struct wsk_server *s = c->srv;
-	int r, big;
+	int r;
 
 	if (!c->ws) {
 		c->ws = ctx_get(c);
@@ -385,14 +401,9 @@ void srv_conn_ws_input(struct conn *c, const uint8_t *p, size_t len)
 			return;
 		}
 	}
-	/* wslay looks at a frame's length only once payload comes: a header
-	 * that announces a message over --max-message is found here, and
-	 * wslay gets the bytes up to its end, never what follows. */
-	big = wsk_frame_scan(c->scan, p, len, s->opts.max_message, &len);
 	s->cur = c;
 	c->in = p;
 	c->inlen = len;
-	c->fed += len;
 	s->in_recv = 1;
 	r = wslay_event_recv(c->ws);
 	s->in_recv = 0;
@@ -439,7 +450,7 @@ void srv_conn_ws_input(struct conn *c, const uint8_t *p, size_t len)
 		srv_conn_finish(c);
 		return;
 	}
-	if (big) {
+	if (c->big) {
 		/* The frames before the header were handled above (a Pong they
 		 * asked for is queued); the close goes out through the context
 		 * after them. The rest of the stream cannot be followed, so
@@ -460,14 +471,27 @@ void srv_conn_ws_input(struct conn *c, const uint8_t *p, size_t len)
 	}
 	/* A client that asks (PINGs) but does not read the answers is not
 	 * read either until they drain: its requests wait in its own socket
-	 * buffers, not in our memory. The heartbeat or the slow-client policy
-	 * ends it if it never reads again. */
-	if (unsent(c) > s->opts.max_queue && !c->paused) {
-		c->paused = 1;
-		uv_read_stop((uv_stream_t *)&c->tcp);
-		s->m.slow_clients++;
-		srv_log(s, c, WSK_LOG_WARN, "slow-client", 0,
-			"over --max-queue, not reading its messages", 0);
+	 * buffers, not in our memory, but for the rest of this read, which
+	 * waits in the stash (at most one read). The heartbeat or the
+	 * slow-client policy ends it if it never reads again. */
+	if (unsent(c) > s->opts.max_queue) {
+		int was_paused = c->paused;
+
+		if (c->inlen)
+			srv_stash(c, (const char *)c->in, c->inlen);
+		if (!was_paused && !c->closing) {
+			c->paused = 1;
+			uv_read_stop((uv_stream_t *)&c->tcp);
+			s->m.slow_clients++;
+			/* Once: a client that asks for more than it reads
+			 * comes back here at every drain. */
+			if (!c->told_slow)
+				srv_log(s, c, WSK_LOG_WARN, "slow-client", 0,
+					"over --max-queue, not reading its "
+					"messages",
+					0);
+			c->told_slow = 1;
+		}
 	}
 }
 

@@ -274,6 +274,18 @@ normal_clients_served() {
 	still_fine
 }
 
+@test "hostile: compressed PINGs that ask for large PONGs are held to --max-queue a few at a time, and all are answered" {
+	# 1000 of them are 121 KB on the wire and ask for 65 MB of PONGs: one
+	# read holds hundreds, so a check after each read is too late.
+	serve --msg-rate 0
+	run -0 hostile zpings "$PORT" "$SERVER_PID" 1000
+	echo "# $output" >&3
+	jq -e '.pongs == 1000' <<<"$output"
+	jq -e --argjson slack "$RSS_SLACK_KB" \
+		'.rss_max_kb - .rss_start_kb <= $slack' <<<"$output"
+	still_fine
+}
+
 # big_web: a web folder with a 4 MB file (static files go up to 4 MiB);
 # three of them are more than loopback's socket buffers hold. Sets WEB.
 big_web() {

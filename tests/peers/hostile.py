@@ -30,6 +30,13 @@ pongflood PORT PID SECONDS
     back in PONGs, as fast as the server takes them, sampling the VmRSS of
     process PID. Prints {"sent", "rss_start_kb", "rss_max_kb", "closed"
     (the server ended the connection)}.
+zpings PORT PID N
+    Negotiates permessage-deflate with server_max_window_bits=8 (so the
+    server's answers of more than 256 bytes go uncompressed), sends N
+    compressed PINGs of about 120 bytes each whose 64 KB timestamps come
+    back in PONGs, all in one write, and reads nothing for 2 s while it
+    samples the VmRSS of process PID. Then it reads every answer. Prints
+    {"pongs" (PONGs that came back), "rss_start_kb", "rss_max_kb"}.
 slowreader PORT LOG PID CLIENTS MODE
     One client that stops reading (a 4 KiB receive buffer; it asks for 2.4
     MB of PONGs first, to fill the kernel's buffers) and CLIENTS normal
@@ -63,6 +70,7 @@ import socket
 import struct
 import sys
 import time
+import zlib
 
 from common import timeout_arg
 
@@ -77,10 +85,10 @@ def out(line):
     sys.stdout.flush()
 
 
-def masked(op, payload, fin=True):
+def masked(op, payload, fin=True, rsv1=False):
     key = os.urandom(4)
     n = len(payload)
-    b0 = (0x80 if fin else 0) | op
+    b0 = (0x80 if fin else 0) | (0x40 if rsv1 else 0) | op
     if n < 126:
         h = struct.pack("!BB", b0, 0x80 | n)
     elif n < 65536:
@@ -472,6 +480,33 @@ def cmd_pongflood(port, timeout, args):
     return 0
 
 
+def cmd_zpings(port, timeout, args):
+    pid, n = int(args[0]), int(args[1])
+    c = Conn(port, timeout)
+    c.send(HANDSHAKE.replace(b"\r\n\r\n", b"\r\nSec-WebSocket-Extensions: "
+                             b"permessage-deflate; server_max_window_bits=8"
+                             b"\r\n\r\n"))
+    c.until(b"\r\n\r\n")
+    c.frame()  # the INITIAL
+    res = {"pongs": 0, "rss_start_kb": rss_kb(pid), "rss_max_kb": 0}
+    z = zlib.compressobj(9, zlib.DEFLATED, -15)
+    ping = z.compress(b'{"type":"PING","timestamp":"%s"}' % (b"a" * 65000))
+    ping = (ping + z.flush(zlib.Z_SYNC_FLUSH))[:-4]
+    c.send(b"".join(masked(1, ping, rsv1=True) for _ in range(n)))
+    t_end = time.monotonic() + 2
+    while time.monotonic() < t_end:
+        res["rss_max_kb"] = max(res["rss_max_kb"], rss_kb(pid))
+        time.sleep(0.01)
+    while res["pongs"] < n:
+        f = c.frame()
+        if f is None:
+            break
+        if f[0] == 1 and f[1].startswith(b'{"type":"PONG",'):
+            res["pongs"] += 1
+    out(json.dumps(res, separators=(",", ":")))
+    return 0
+
+
 def cmd_slowreader(port, timeout, args):
     log, pid, n, mode = args[0], int(args[1]), int(args[2]), args[3]
     if mode not in ("resume", "never"):
@@ -486,7 +521,8 @@ def main(argv):
     timeout, argv = timeout_arg(argv, 10.0)
     cmds = {"send": cmd_send, "churn": cmd_churn, "slowloris": cmd_slowloris,
             "maxclients": cmd_maxclients, "flood": cmd_flood,
-            "slowreader": cmd_slowreader, "pongflood": cmd_pongflood}
+            "slowreader": cmd_slowreader, "pongflood": cmd_pongflood,
+            "zpings": cmd_zpings}
     if len(argv) < 2 or argv[0] not in cmds:
         print(__doc__, file=sys.stderr)
         return 1
