@@ -455,7 +455,8 @@ static void parse(int argc, char **argv, struct options *o)
 
 struct app {
 	uv_loop_t loop;
-	uv_signal_t sigint, sigterm;
+	/* SIGINT, SIGTERM and SIGHUP: a clean shutdown for each. */
+	uv_signal_t sig[3];
 	struct wsk_server *srv;
 	const struct options *opts;
 };
@@ -468,9 +469,10 @@ static void on_closed_signal(uv_handle_t *h)
 static void on_server_done(void *arg)
 {
 	struct app *a = arg;
+	int i;
 
-	uv_close((uv_handle_t *)&a->sigint, on_closed_signal);
-	uv_close((uv_handle_t *)&a->sigterm, on_closed_signal);
+	for (i = 0; i < 3; i++)
+		uv_close((uv_handle_t *)&a->sig[i], on_closed_signal);
 }
 
 /* A server with no page still streams; say why GET / will be a 404. */
@@ -490,13 +492,14 @@ static void warn_no_page(const struct options *o)
 static void on_signal(uv_signal_t *h, int signum)
 {
 	struct app *a = h->data;
-	struct wsk_log_rec rec = {
-	    WSK_LOG_INFO,
-	    "shutdown",
-	    NULL,
-	    -1,
-	    0,
-	    signum == SIGINT ? "interrupt" : "terminated"};
+	struct wsk_log_rec rec = {WSK_LOG_INFO,
+				  "shutdown",
+				  NULL,
+				  -1,
+				  0,
+				  signum == SIGINT   ? "interrupt"
+				  : signum == SIGHUP ? "hangup"
+						     : "terminated"};
 
 	log_cb((void *)a->opts, &rec);
 	wsk_server_shutdown(a->srv, on_server_done, a);
@@ -518,7 +521,7 @@ int main(int argc, char **argv)
 	struct options o;
 	struct app a = {0};
 	char err[WSK_ERRLEN];
-	int r;
+	int r, i;
 
 	wsk_cli_prog = prog;
 	parse(argc, argv, &o);
@@ -538,11 +541,15 @@ int main(int argc, char **argv)
 		wsk_tls_ctx_free(o.srv.tls);
 		return WSK_EXIT_FAIL;
 	}
-	uv_signal_init(&a.loop, &a.sigint);
-	uv_signal_init(&a.loop, &a.sigterm);
-	a.sigint.data = a.sigterm.data = &a;
-	uv_signal_start(&a.sigint, on_signal, SIGINT);
-	uv_signal_start(&a.sigterm, on_signal, SIGTERM);
+	/* SIGHUP too: the terminal of `make run` closing must not cut the
+	 * clients without their 1001. There is no configuration to reload. */
+	for (i = 0; i < 3; i++) {
+		static const int signals[3] = {SIGINT, SIGTERM, SIGHUP};
+
+		uv_signal_init(&a.loop, &a.sig[i]);
+		a.sig[i].data = &a;
+		uv_signal_start(&a.sig[i], on_signal, signals[i]);
+	}
 	/* Tests and scripts wait for this line; it is printed even with -q. */
 	fprintf(stderr, "%s: listening on %s://%s%s%s:%d/\n", prog,
 		o.srv.tls ? "https" : "http",

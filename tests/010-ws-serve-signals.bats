@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
-# ws-serve on SIGTERM and SIGINT: every WebSocket client gets close 1001 and
-# the server exits 0, in bounded time.
+# ws-serve on SIGTERM, SIGINT and SIGHUP: every WebSocket client gets close
+# 1001 and the server exits 0, in bounded time.
 bats_require_minimum_version 1.5.0
 load helper
 
@@ -81,4 +81,14 @@ check_clients() {
 	kill -TERM "$SERVER_PID"
 	wait_exit "$SERVER_PID" 10
 	[ "$rc" -eq 0 ]
+}
+
+@test "signals: SIGHUP, as when the terminal closes, shuts down as SIGTERM does" {
+	start_clients 2
+	kill -HUP "$SERVER_PID"
+	wait_exit "$SERVER_PID" 10
+	[ "$rc" -eq 0 ]
+	check_clients
+	run -0 grep -c '^ws-serve: shutdown: hangup$' "$SERVER_LOG"
+	assert_output 1
 }
