@@ -90,7 +90,7 @@ static int on_body(http_parser *p, const char *at, size_t len)
 	(void)at;
 	/* Bodies are not used by any route: count them, keep none. */
 	h->body_len += len;
-	if (h->body_len > 1 << 20) {
+	if (h->body_len > WSK_HTTP_MAX_BODY) {
 		h->body_too_big = 1;
 		return -1;
 	}
@@ -106,6 +106,13 @@ static int on_headers_complete(http_parser *p)
 	if (p->type == HTTP_RESPONSE) {
 		h->done = 1;
 		http_parser_pause(p, 1);
+		return 0;
+	}
+	/* A stated length too large is refused before its bytes come. */
+	if ((p->flags & F_CONTENTLENGTH) &&
+	    p->content_length > WSK_HTTP_MAX_BODY) {
+		h->body_too_big = 1;
+		return -1;
 	}
 	return 0;
 }
@@ -169,7 +176,7 @@ int wsk_http_feed(struct wsk_http *h, const char *data, size_t len,
 		return WSK_HTTP_DONE;
 	}
 	if (e != HPE_OK)
-		return h->body_too_big ? WSK_HTTP_ERR_BIG : WSK_HTTP_ERR_BAD;
+		return h->body_too_big ? WSK_HTTP_ERR_BODY : WSK_HTTP_ERR_BAD;
 	if (h->p.upgrade) {
 		/* An upgrade ends parsing after the head; the rest is frames.
 		 */

@@ -15,15 +15,18 @@
 
 #define WSK_HTTP_MAX_HEAD 8192
 #define WSK_HTTP_MAX_HEADERS 64
+/* No route reads a request body; one is passed over up to this size. */
+#define WSK_HTTP_MAX_BODY (1 << 20)
 
 enum wsk_http_kind { WSK_HTTP_REQUEST, WSK_HTTP_RESPONSE };
 
 /* wsk_http_feed results besides a byte count. */
 enum wsk_http_status {
-	WSK_HTTP_AGAIN = 0,    /* need more bytes */
-	WSK_HTTP_DONE = 1,     /* a whole message (or upgrade head) is ready */
-	WSK_HTTP_ERR_BAD = -2, /* malformed: answer 400 */
-	WSK_HTTP_ERR_BIG = -3, /* head over WSK_HTTP_MAX_HEAD: answer 431 */
+	WSK_HTTP_AGAIN = 0,	/* need more bytes */
+	WSK_HTTP_DONE = 1,	/* a whole message (or upgrade head) is ready */
+	WSK_HTTP_ERR_BAD = -2,	/* malformed: answer 400 */
+	WSK_HTTP_ERR_BIG = -3,	/* head over WSK_HTTP_MAX_HEAD: answer 431 */
+	WSK_HTTP_ERR_BODY = -4, /* body over WSK_HTTP_MAX_BODY: answer 413 */
 };
 
 struct wsk_http_hdr {

@@ -8,11 +8,12 @@
 static const struct {
 	int status;
 	const char *reason;
-} rejects[10] = {
+} rejects[WSK_METRICS_REJECTS] = {
     {400, "bad_request"},
     {401, "unauthorized"},
     {403, "forbidden"},
     {404, "not_found"},
+    {413, "body_too_large"},
     {426, "bad_version"},
     {431, "header_too_large"},
     {503, "too_many_clients"},
@@ -30,7 +31,7 @@ void wsk_metrics_reject(struct wsk_metrics *m, int status)
 {
 	size_t i;
 
-	for (i = 0; i < 9; i++)
+	for (i = 0; i < WSK_METRICS_REJECTS - 1; i++)
 		if (rejects[i].status == status)
 			break;
 	m->rejects[i]++;
@@ -127,7 +128,7 @@ char *wsk_metrics_render(const struct wsk_metrics *m, size_t *len)
 		m->ws_deflate);
 	put(&o, "# HELP wskit_handshakes_failed_total Requests refused, by "
 		"reason.\n# TYPE wskit_handshakes_failed_total counter\n");
-	for (i = 0; i < 10; i++)
+	for (i = 0; i < WSK_METRICS_REJECTS; i++)
 		put(&o, "wskit_handshakes_failed_total{reason=\"%s\"} %llu\n",
 		    rejects[i].reason, (unsigned long long)m->rejects[i]);
 	put(&o, "# HELP wskit_closes_total Close frames sent by the server, "

@@ -7,12 +7,16 @@
 
 #define WSK_FANOUT_BUCKETS 12
 
+/* The reasons of wskit_handshakes_failed_total, "other" the last. */
+#define WSK_METRICS_REJECTS 11
+
 struct wsk_metrics {
 	uint64_t conns_total; /* TCP connections accepted */
 	uint64_t ws_total;    /* WebSocket handshakes completed */
 	uint64_t ws_deflate;  /* of those, with permessage-deflate */
-	uint64_t rejects[10]; /* handshake failures by reason, see metrics.c */
-	uint64_t closes[16];  /* server-sent close codes 1000..1015 */
+	/* handshake failures by reason, see metrics.c */
+	uint64_t rejects[WSK_METRICS_REJECTS];
+	uint64_t closes[16];	      /* server-sent close codes 1000..1015 */
 	uint64_t msgs_in, bytes_in;   /* client data messages and payload */
 	uint64_t msgs_out, bytes_out; /* messages queued, bytes written */
 	uint64_t slow_drops;	      /* updates skipped for slow clients */

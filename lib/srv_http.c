@@ -160,9 +160,14 @@ void srv_http_input(struct conn *c, const char *p, size_t len)
 		if (r == WSK_HTTP_AGAIN)
 			return;
 		if (r < 0) {
-			reject(c, r == WSK_HTTP_ERR_BIG ? 431 : 400,
+			reject(c,
+			       r == WSK_HTTP_ERR_BIG	? 431
+			       : r == WSK_HTTP_ERR_BODY ? 413
+							: 400,
 			       r == WSK_HTTP_ERR_BIG ? "request head too large"
-						     : "malformed request");
+			       : r == WSK_HTTP_ERR_BODY
+				   ? "request body too large"
+				   : "malformed request");
 			return;
 		}
 		/* http-parser takes any one-digit version and this server

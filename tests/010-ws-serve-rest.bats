@@ -267,6 +267,26 @@ no_escape() {
 		'.body | fromjson | .status == "ok"'
 }
 
+@test "rest: a request body is passed over up to 1 MiB; a longer one, stated or sent, gets 413 and the connection closes" {
+	local mib=$((1 << 20)) body
+	body=$(head -c 1000 /dev/zero | tr '\0' a)
+	run -0 request < <(printf 'POST /health HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n%sGET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' "$body")
+	[ "${#lines[@]}" -eq 2 ]
+	check "${lines[1]}" '.status == 200'
+	# Stated: refused at the head, before any of it comes.
+	run -0 request < <(printf 'POST /health HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n' $((mib + 1)))
+	[ "${#lines[@]}" -eq 1 ]
+	check "${lines[0]}" '.status == 413' '.reason == "Content Too Large"' \
+		'.headers.connection == "close"' '.body | fromjson | .error == "request body too large"'
+	# Sent in chunks with no length stated: refused once past 1 MiB.
+	run -0 request < <(printf 'POST /health HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n'
+		for n in $(seq 17); do printf '10000\r\n'; head -c 65536 /dev/zero; printf '\r\n'; done)
+	[ "${#lines[@]}" -eq 1 ]
+	check "${lines[0]}" '.status == 413'
+	run -0 hcurl "$HTTP/metrics"
+	assert_line 'wskit_handshakes_failed_total{reason="body_too_large"} 2'
+}
+
 @test "rest: a request head over 8 KiB gets 431, one under it is served" {
 	run -0 request < <(printf 'GET /health HTTP/1.1\r\nHost: x\r\nX-Pad: %s\r\nConnection: close\r\n\r\n' \
 		"$(head -c 7000 /dev/zero | tr '\0' a)")
