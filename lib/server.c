@@ -681,8 +681,12 @@ void wsk_server_free(struct wsk_server *s)
 		return;
 	while (s->npool)
 		wslay_event_context_free(s->pool[--s->npool]);
-	while (s->nscan)
-		free(s->scan_pool[--s->nscan]);
+	while (s->nrx) {
+		struct conn_rx *rx = s->rx_pool[--s->nrx];
+
+		free(rx->msg);
+		free(rx);
+	}
 	/* Connections that closed while on the dirty list. */
 	while (s->dirty) {
 		struct conn *c = s->dirty;

@@ -62,6 +62,20 @@ struct conn_tls {
 	struct wsk_outq wire;
 };
 
+/* What a client's input needs besides the wslay context: the frame
+ * headers of its stream, read ahead of wslay to refuse a message over
+ * --max-message at its header, and the data message being put together.
+ * wslay buffers none of a data message (no_buffering, see ctx_get): its
+ * buffering costs an allocation per fragment, about 90 bytes for a 1-byte
+ * one, and a copy of the whole at the end. Here the message grows in one
+ * buffer, which the scanner keeps within --max-message. */
+struct conn_rx {
+	struct wsk_frame_scan scan;
+	uint8_t *msg; /* the message so far: len bytes of cap */
+	size_t len, cap;
+	uint8_t data; /* the frame being read carries data */
+};
+
 struct conn {
 	uv_tcp_t tcp;
 	struct wsk_server *srv;
@@ -73,11 +87,10 @@ struct conn {
 	/* Bytes given to wslay and bytes of the frames it has finished: equal
 	 * means no partial frame sits inside the context. */
 	uint64_t fed, framed, cur_frame;
-	/* The frame headers of the client's stream, read ahead of wslay to
-	 * refuse a message over --max-message at its header. Like ws, held
-	 * only while the client is in the middle of sending frames: a fresh
-	 * scanner and an idle context are the same state (ctx_idle). */
-	struct wsk_frame_scan *scan;
+	/* Held, like ws, only while the client is in the middle of sending
+	 * frames: a fresh one and an idle context are the same state
+	 * (ctx_idle). */
+	struct conn_rx *rx;
 	const uint8_t *in;
 	size_t inlen;
 	struct conn *prev, *next;   /* all connections */
@@ -152,8 +165,8 @@ struct wsk_server {
 	struct conn *cur; /* the connection wslay is working for */
 	wslay_event_context_ptr pool[CTX_POOL];
 	int npool;
-	struct wsk_frame_scan *scan_pool[CTX_POOL]; /* with pool, the same */
-	int nscan;
+	struct conn_rx *rx_pool[CTX_POOL]; /* with pool, the same */
+	int nrx;
 	long nconns;
 	int port;
 	int shutting_down, handles_open, final_close, in_recv;

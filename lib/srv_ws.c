@@ -9,6 +9,9 @@ static ssize_t ws_send_cb(wslay_event_context_ptr ctx, const uint8_t *data,
 static void ws_frame_start(wslay_event_context_ptr ctx,
 			   const struct wslay_event_on_frame_recv_start_arg *a,
 			   void *arg);
+static void ws_frame_chunk(wslay_event_context_ptr ctx,
+			   const struct wslay_event_on_frame_recv_chunk_arg *a,
+			   void *arg);
 static void ws_frame_end(wslay_event_context_ptr ctx, void *arg);
 static void send_msg(struct conn *c, uint8_t opcode, const void *p, size_t len);
 static int rate_ok(struct conn *c);
@@ -27,24 +30,44 @@ static void ctx_put(struct wsk_server *s, wslay_event_context_ptr ctx)
 		wslay_event_context_free(ctx);
 }
 
-static void scan_put(struct wsk_server *s, struct conn *c)
+/* A pooled rx keeps a message buffer of a usual size, not the largest
+ * message it ever took. */
+#define RX_KEEP 4096
+
+static void rx_put(struct wsk_server *s, struct conn *c)
 {
-	if (c->scan && s->nscan < CTX_POOL)
-		s->scan_pool[s->nscan++] = c->scan;
-	else
-		free(c->scan);
-	c->scan = NULL;
+	struct conn_rx *rx = c->rx;
+
+	c->rx = NULL;
+	if (!rx)
+		return;
+	if (rx->cap > RX_KEEP) {
+		free(rx->msg);
+		rx->msg = NULL;
+		rx->cap = 0;
+	}
+	if (s->nrx < CTX_POOL) {
+		s->rx_pool[s->nrx++] = rx;
+	} else {
+		free(rx->msg);
+		free(rx);
+	}
 }
 
 void srv_ws_release(struct conn *c)
 {
+	/* Closed from inside one of wslay's callbacks: wslay_event_recv is
+	 * still using the context, and srv_conn_ws_input releases it once
+	 * that returns. */
+	if (c->srv->in_recv && c->srv->cur == c)
+		return;
 	if (c->ws) {
 		/* A context that saw a close or an error carries state: free
 		 * it rather than pool it. */
 		wslay_event_context_free(c->ws);
 		c->ws = NULL;
 	}
-	scan_put(c->srv, c);
+	rx_put(c->srv, c);
 }
 
 /* Sends a close frame and waits for the peer's. With a live wslay context
@@ -107,8 +130,8 @@ static ssize_t ws_recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len,
 	/* wslay looks at a frame's length only once payload comes: a header
 	 * that announces a message over --max-message is found here, and
 	 * wslay gets the bytes up to its end, never what follows. */
-	c->big =
-	    (uint8_t)wsk_frame_scan(c->scan, c->in, len, o->max_message, &len);
+	c->big = (uint8_t)wsk_frame_scan(&c->rx->scan, c->in, len,
+					 o->max_message, &len);
 	memcpy(buf, c->in, len);
 	c->in += len;
 	c->inlen -= len;
@@ -155,6 +178,43 @@ static void ws_frame_start(wslay_event_context_ptr ctx,
 		c->frag = !a->fin;
 	else if (a->opcode == WSLAY_CONTINUATION_FRAME && a->fin)
 		c->frag = 0;
+	/* wslay has checked the order of the opcodes by now: a text or
+	 * binary frame starts a message, a continuation goes on with it. */
+	c->rx->data = a->opcode == WSLAY_TEXT_FRAME ||
+		      a->opcode == WSLAY_BINARY_FRAME ||
+		      a->opcode == WSLAY_CONTINUATION_FRAME;
+	if (a->opcode == WSLAY_TEXT_FRAME || a->opcode == WSLAY_BINARY_FRAME)
+		c->rx->len = 0;
+}
+
+/* A piece of a frame's payload, unmasked; control frames wslay keeps
+ * itself. The scanner has held the message to --max-message already. */
+static void ws_frame_chunk(wslay_event_context_ptr ctx,
+			   const struct wslay_event_on_frame_recv_chunk_arg *a,
+			   void *arg)
+{
+	struct conn *c = ((struct wsk_server *)arg)->cur;
+	struct conn_rx *rx = c->rx;
+	size_t need = rx->len + a->data_length, cap;
+	uint8_t *p;
+
+	(void)ctx;
+	if (!rx->data || a->data_length == 0 || c->closing)
+		return;
+	if (need > rx->cap) {
+		cap = rx->cap ? rx->cap * 2 : 256;
+		if (cap < need)
+			cap = need;
+		p = realloc(rx->msg, cap);
+		if (!p) {
+			srv_conn_close(c);
+			return;
+		}
+		rx->msg = p;
+		rx->cap = cap;
+	}
+	memcpy(rx->msg + rx->len, a->data, a->data_length);
+	rx->len = need;
 }
 
 static void ws_frame_end(wslay_event_context_ptr ctx, void *arg)
@@ -247,14 +307,17 @@ static void ws_msg(wslay_event_context_ptr ctx,
 {
 	struct wsk_server *s = arg;
 	struct conn *c = s->cur;
-	const uint8_t *msg = a->msg;
-	size_t msg_len = a->msg_length, len;
 	int data =
 	    a->opcode == WSLAY_TEXT_FRAME || a->opcode == WSLAY_BINARY_FRAME;
+	/* wslay hands over control frames; data it left to ws_frame_chunk. */
+	const uint8_t *msg = !data	  ? a->msg
+			     : c->rx->len ? c->rx->msg
+					  : (const uint8_t *)"";
+	size_t msg_len = data ? c->rx->len : a->msg_length, len;
 	char *reply;
 
 	(void)ctx;
-	if (c->state != ST_WS)
+	if (c->state != ST_WS || c->closing)
 		return;
 	if (data) {
 		s->m.msgs_in++;
@@ -340,8 +403,8 @@ static int inflate_msg(struct conn *c, uint8_t opcode, const uint8_t **msg,
 static wslay_event_context_ptr ctx_get(struct conn *c)
 {
 	static const struct wslay_event_callbacks cbs = {
-	    ws_recv_cb, ws_send_cb,   NULL,   ws_frame_start,
-	    NULL,	ws_frame_end, ws_msg,
+	    ws_recv_cb,	    ws_send_cb,	  NULL,	  ws_frame_start,
+	    ws_frame_chunk, ws_frame_end, ws_msg,
 	};
 	struct wsk_server *s = c->srv;
 	wslay_event_context_ptr ctx;
@@ -353,14 +416,17 @@ static wslay_event_context_ptr ctx_get(struct conn *c)
 			return NULL;
 		wslay_event_config_set_max_recv_msg_length(ctx,
 							   s->opts.max_message);
+		/* Data messages are put together in c->rx (see srv.h). */
+		wslay_event_config_set_no_buffering(ctx, 1);
 	}
-	c->scan =
-	    s->nscan ? s->scan_pool[--s->nscan] : malloc(sizeof(*c->scan));
-	if (!c->scan) {
+	c->rx = s->nrx ? s->rx_pool[--s->nrx] : calloc(1, sizeof(*c->rx));
+	if (!c->rx) {
 		wslay_event_context_free(ctx);
 		return NULL;
 	}
-	wsk_frame_scan_init(c->scan);
+	wsk_frame_scan_init(&c->rx->scan);
+	c->rx->len = 0;
+	c->rx->data = 0;
 	/* Pooled contexts serve clients with and without deflate. */
 	wslay_event_config_set_allowed_rsv_bits(
 	    ctx, c->pmd_bits ? WSLAY_RSV1_BIT : WSLAY_RSV_NONE);
@@ -411,8 +477,10 @@ void srv_conn_ws_input(struct conn *c, const uint8_t *p, size_t len)
 		r = WSLAY_ERR_CALLBACK_FAILURE; /* answered below with 1002 */
 	if (r == 0 && !c->closing)
 		r = wslay_event_send(c->ws);
-	if (c->closing)
+	if (c->closing) {
+		srv_ws_release(c); /* deferred if closed inside wslay */
 		return;
+	}
 	if (r == WSLAY_ERR_CALLBACK_FAILURE && !c->cb_failed) {
 		/* The frame layer rejected the input (a fragmented or oversized
 		 * control frame, a bad length): wslay then queues a close with
@@ -466,7 +534,7 @@ void srv_conn_ws_input(struct conn *c, const uint8_t *p, size_t len)
 	if (ctx_idle(c)) {
 		ctx_put(s, c->ws);
 		c->ws = NULL;
-		scan_put(s, c);
+		rx_put(s, c);
 		c->fed = c->framed = 0;
 	}
 	/* A client that asks (PINGs) but does not read the answers is not

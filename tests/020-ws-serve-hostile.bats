@@ -286,6 +286,18 @@ normal_clients_served() {
 	still_fine
 }
 
+@test "hostile: messages left unfinished in 1-byte fragments hold no memory per fragment, and are answered once finished" {
+	# Ten clients, 60000 fragments each: at a buffer per fragment, as
+	# wslay keeps them, that was 55 MB.
+	serve --msg-rate 0
+	run -0 hostile fragments "$PORT" "$SERVER_PID" 10 60000
+	echo "# $output" >&3
+	jq -e '.pongs == 10' <<<"$output"
+	jq -e --argjson slack "$RSS_SLACK_KB" \
+		'.rss_max_kb - .rss_start_kb <= $slack' <<<"$output"
+	still_fine
+}
+
 # big_web: a web folder with a 4 MB file (static files go up to 4 MiB);
 # three of them are more than loopback's socket buffers hold. Sets WEB.
 big_web() {

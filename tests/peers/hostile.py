@@ -37,6 +37,12 @@ zpings PORT PID N
     back in PONGs, all in one write, and reads nothing for 2 s while it
     samples the VmRSS of process PID. Then it reads every answer. Prints
     {"pongs" (PONGs that came back), "rss_start_kb", "rss_max_kb"}.
+fragments PORT PID CONNS N
+    On each of CONNS connections, sends a PING whose timestamp comes in N
+    fragments of 1 byte, all but the frame that ends it, and then, once the
+    VmRSS of process PID has been sampled for 1 s, the last frames. Prints
+    {"pongs" (PONGs with the whole timestamp), "rss_start_kb",
+    "rss_max_kb"}.
 slowreader PORT LOG PID CLIENTS MODE
     One client that stops reading (a 4 KiB receive buffer; it asks for 2.4
     MB of PONGs first, to fill the kernel's buffers) and CLIENTS normal
@@ -507,6 +513,31 @@ def cmd_zpings(port, timeout, args):
     return 0
 
 
+def cmd_fragments(port, timeout, args):
+    pid, nconn, n = int(args[0]), int(args[1]), int(args[2])
+    res = {"pongs": 0, "rss_start_kb": rss_kb(pid), "rss_max_kb": 0}
+    conns = []
+    for _ in range(nconn):
+        c = Conn(port, timeout)
+        c.upgrade()
+        c.frame()  # the INITIAL
+        c.send(masked(1, b'{"type":"PING","timestamp":"', fin=False) +
+               masked(0, b"a", fin=False) * n)
+        conns.append(c)
+    t_end = time.monotonic() + 1
+    while time.monotonic() < t_end:
+        res["rss_max_kb"] = max(res["rss_max_kb"], rss_kb(pid))
+        time.sleep(0.01)
+    want = b'{"type":"PONG","timestamp":"%s"' % (b"a" * n)
+    for c in conns:
+        c.send(masked(0, b'"}'))
+        f = c.frame()
+        if f and f[0] == 1 and f[1].startswith(want):
+            res["pongs"] += 1
+    out(json.dumps(res, separators=(",", ":")))
+    return 0
+
+
 def cmd_slowreader(port, timeout, args):
     log, pid, n, mode = args[0], int(args[1]), int(args[2]), args[3]
     if mode not in ("resume", "never"):
@@ -522,7 +553,7 @@ def main(argv):
     cmds = {"send": cmd_send, "churn": cmd_churn, "slowloris": cmd_slowloris,
             "maxclients": cmd_maxclients, "flood": cmd_flood,
             "slowreader": cmd_slowreader, "pongflood": cmd_pongflood,
-            "zpings": cmd_zpings}
+            "zpings": cmd_zpings, "fragments": cmd_fragments}
     if len(argv) < 2 or argv[0] not in cmds:
         print(__doc__, file=sys.stderr)
         return 1
