@@ -350,7 +350,8 @@ client.addEventListener("traffic", (ev) => {
 });
 
 client.addEventListener("snapshot", (ev) => {
-  const { reason, epoch, seq, prevEpoch, askedSince } = ev.detail;
+  const { reason, epoch, seq, prevEpoch, prevSeq, askedSince } = ev.detail;
+  if (probe.snapshots.length >= TRACE_MAX) probe.snapshots.splice(0, TRACE_MAX / 2);
   probe.snapshots.push({ reason, epoch, seq, at: probe.applied.length });
   renderSnapshot();
   addNote(lastIn, `snapshot of ${client.events.size} events at seq ${seq}`);
@@ -362,6 +363,12 @@ client.addEventListener("snapshot", (ev) => {
     const text =
       `Could not resume after seq ${askedSince}: the server no longer had updates ` +
       `${askedSince + 1}–${seq}; showing its snapshot at seq ${seq}`;
+    log("warn", "GAP", "", text);
+    setNotice("gap", text);
+  } else if (reason === "skipped") {
+    const text =
+      `Fell behind: updates ${prevSeq + 1}–${seq} were not seen one by one; ` +
+      `showing the server's snapshot at seq ${seq}`;
     log("warn", "GAP", "", text);
     setNotice("gap", text);
   }

@@ -5,7 +5,10 @@
 //   state      {state, attempt, retryAt, url}  state is one of State
 //   snapshot   {reason, epoch, seq, prevEpoch, prevSeq, askedSince}
 //              reason: "initial" | "epoch" (new server run) | "gap" (the
-//              server could not replay what was missed) | "resync"
+//              server could not replay what was missed after askedSince)
+//              | "skipped" (a snapshot in a live stream, as after falling
+//              behind: UPDATEs prevSeq+1..seq were not seen one by one)
+//              | "resync" (nothing missed)
 //   update     {event, prev, seq, ts}          an UPDATE that was applied
 //   duplicate  {seq, lastSeq}                  an UPDATE at or below last seq
 //   gap        {from, to}                      UPDATEs went missing in a live
@@ -75,8 +78,10 @@ function closeQuietly(ws, code, reason) {
   }
 }
 
+// An event as ws-protocol(7) has it: an id, and a score that is an
+// integer (a number past 2^53 could not be shown exactly).
 function isEvent(e) {
-  return e !== null && typeof e === "object" && typeof e.id === "string";
+  return e !== null && typeof e === "object" && typeof e.id === "string" && Number.isSafeInteger(e.score);
 }
 
 export class StreamClient extends EventTarget {
@@ -103,7 +108,8 @@ export class StreamClient extends EventTarget {
     this.retryTimer = 0;
     this.stableTimer = 0;
     this.openedAt = 0;
-    this.askedSince = null; // the since= of the current connection
+    this.askedSince = null; // the since= of the current connection, until it is served
+    this.resyncedAt = 0; // Date.now() of the last resync at once
     this.reopened = false; // the current connection is an automatic reconnect
 
     this.epoch = null;
@@ -245,10 +251,18 @@ export class StreamClient extends EventTarget {
     this._setState(State.RECONNECTING);
   }
 
-  // _resync() drops a connection whose stream has a hole and reconnects at
-  // once from the last seq that was applied.
+  // _resync() drops a connection whose stream has a hole and reconnects
+  // from the last seq that was applied: at once the first time, through
+  // the backoff if the last resync was less than STABLE_MS ago, so that a
+  // server that keeps skipping cannot make the page reconnect in a loop.
   _resync() {
     closeQuietly(this._drop(), RESYNC_CLOSE, "resync");
+    const now = Date.now();
+    if (this.resyncedAt && now - this.resyncedAt < STABLE_MS) {
+      this._scheduleReconnect();
+      return;
+    }
+    this.resyncedAt = now;
     this.recovering = true;
     this._open();
   }
@@ -306,11 +320,15 @@ export class StreamClient extends EventTarget {
     let reason = "initial";
     if (prevEpoch !== null && msg.epoch !== prevEpoch) reason = "epoch";
     else if (askedSince !== null && msg.seq > askedSince) reason = "gap";
+    else if (prevEpoch !== null && msg.seq > prevSeq) reason = "skipped";
     else if (prevEpoch !== null) reason = "resync";
     this.epoch = msg.epoch;
     this.seq = msg.seq;
     this.events = new Map();
-    for (const e of msg.data) if (isEvent(e)) this.events.set(e.id, { ...e });
+    for (const e of msg.data) {
+      if (isEvent(e)) this.events.set(e.id, { ...e });
+      else this._emit("problem", { text: "malformed event in INITIAL ignored" });
+    }
     // A later reconnect on this connection's behalf resumes from here.
     this.askedSince = null;
     this._emit("snapshot", { reason, epoch: msg.epoch, seq: msg.seq, prevEpoch, prevSeq, askedSince });
@@ -334,6 +352,9 @@ export class StreamClient extends EventTarget {
     const event = { ...msg.data };
     this.events.set(event.id, event);
     this.seq = msg.seq;
+    // The resume was served: an INITIAL later on this connection is not
+    // its answer.
+    this.askedSince = null;
     this._emit("update", { event, prev, seq: msg.seq, ts: msg.ts });
   }
 
