@@ -260,6 +260,9 @@ function renderState() {
   if (ui.stateText.textContent !== label) ui.stateText.textContent = label;
   renderCountdown();
   ui.connect.textContent = s === State.CLOSED ? "Connect" : "Disconnect";
+  // Hiding the focused Retry now button would drop the keyboard user's
+  // focus to the page: it moves to the button beside it first.
+  if (s !== State.RECONNECTING && document.activeElement === ui.retry) ui.connect.focus();
   ui.retry.hidden = s !== State.RECONNECTING;
   ui.ping.disabled = s !== State.OPEN;
   const url = displayUrl(client.url);

@@ -256,6 +256,30 @@ test("server restart: reconnecting, then the new epoch's snapshot", async (t) =>
   );
   fs.mkdirSync(ARTIFACTS, { recursive: true });
   await page.screenshot({ path: path.join(ARTIFACTS, "web-reconnecting.png") });
+  // Retry now from the keyboard: the button hides as the attempt starts,
+  // and the focus goes to the button beside it, not to the page. (The
+  // countdown may run out first: then wait for the next one.)
+  let focused = "";
+  for (let i = 0; i < 10 && focused !== "retry"; i++) {
+    await page.waitForFunction(() => document.getElementById("app").dataset.state === "reconnecting", null, {
+      timeout: 40000,
+      polling: 10,
+    });
+    focused = await page.evaluate(() => {
+      document.getElementById("retry").focus();
+      return document.activeElement.id;
+    });
+  }
+  equal(focused, "retry", "focus on Retry now");
+  await page.keyboard.press("Enter");
+  // With the server still down the button comes back after the attempt;
+  // the focus stays where it went.
+  await page
+    .waitForFunction(() => document.activeElement.id === "connect", null, { timeout: 5000, polling: 10 })
+    .catch(async () => {
+      const id = await page.evaluate(() => document.activeElement && (document.activeElement.id || document.activeElement.tagName));
+      throw new Error(`focus after Retry now is on ${id}, not on connect`);
+    });
   const b = await startServer(QUIET, { port: a.port });
   const want = await getEvents(b);
   await page.waitForFunction(
@@ -394,6 +418,22 @@ test("375 px wide, keyboard only: Tab to Connect, Enter connects", async (t) => 
   equal(focused, "connect", "focused element after Tab");
   const outline = await page.evaluate(() => getComputedStyle(document.activeElement).outlineStyle);
   check(outline !== "none", "the focused button has no visible outline");
+  // The token field's border is its boundary: 3:1 against the panel at
+  // least (WCAG 1.4.11).
+  const ratio = await page.evaluate(() => {
+    const lum = (css) => {
+      const [r, g, b] = css.match(/\d+/g).slice(0, 3).map((v) => {
+        const c = Number(v) / 255;
+        return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+      });
+      return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+    };
+    const input = document.querySelector(".token input");
+    const a = lum(getComputedStyle(input).borderTopColor);
+    const b = lum(getComputedStyle(input).backgroundColor);
+    return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+  });
+  check(ratio >= 3, `the token field's border has ${ratio.toFixed(2)}:1 contrast`);
   await page.keyboard.press("Enter");
   await waitState(page, "open");
   await page.waitForFunction(() => document.querySelectorAll("#cards .card").length === 5);
