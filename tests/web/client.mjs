@@ -52,6 +52,21 @@ function client() {
   return c;
 }
 
+// resumed(c): c connected, took an INITIAL at seq 7 of epoch e1, lost the
+// connection and reconnected at once; returns the new socket, open, whose
+// URL asked to resume after 7.
+function resumed(c) {
+  c.connect();
+  FakeSocket.made[0].open();
+  FakeSocket.made[0].recv({ type: "INITIAL", epoch: "e1", seq: 7, data: events(1) });
+  FakeSocket.made[0].closeFromServer();
+  c.retryNow();
+  const ws = FakeSocket.made[1];
+  check(ws.url.includes("since=7") && ws.url.includes("epoch=e1"), `resume URL ${ws.url}`);
+  ws.open();
+  return ws;
+}
+
 let n = 0;
 let failed = 0;
 function test(name, fn) {
@@ -89,14 +104,7 @@ test("a gap in a live stream resyncs at once; a second one soon after waits for 
 
 test("after a served resume, a snapshot later in the stream is reported as skipped updates, not a refused resume", () => {
   const c = client();
-  c.connect();
-  FakeSocket.made[0].open();
-  FakeSocket.made[0].recv({ type: "INITIAL", epoch: "e1", seq: 7, data: events(1) });
-  FakeSocket.made[0].closeFromServer();
-  c.retryNow();
-  const ws = FakeSocket.made[1];
-  check(ws.url.includes("since=7"), `resume URL ${ws.url}`);
-  ws.open();
+  const ws = resumed(c);
   ws.recv(update(8, 2)); // the resume is served
   ws.recv({ type: "INITIAL", epoch: "e1", seq: 20, data: events(5) }); // fell behind
   const snaps = c.seen.filter((s) => s.type === "snapshot");
@@ -109,13 +117,7 @@ test("after a served resume, a snapshot later in the stream is reported as skipp
 
 test("a resume the server cannot serve is still a gap after the seq asked for", () => {
   const c = client();
-  c.connect();
-  FakeSocket.made[0].open();
-  FakeSocket.made[0].recv({ type: "INITIAL", epoch: "e1", seq: 7, data: events(1) });
-  FakeSocket.made[0].closeFromServer();
-  c.retryNow();
-  FakeSocket.made[1].open();
-  FakeSocket.made[1].recv({ type: "INITIAL", epoch: "e1", seq: 30, data: events(9) });
+  resumed(c).recv({ type: "INITIAL", epoch: "e1", seq: 30, data: events(9) });
   const s = c.seen.filter((x) => x.type === "snapshot")[1];
   check(s.reason === "gap" && s.askedSince === 7 && s.seq === 30, JSON.stringify(s));
   c.disconnect();
