@@ -318,6 +318,12 @@ static const char *opt_name(int c)
 	return "?";
 }
 
+/* A time option, validated by seconds_arg, in the loop's milliseconds. */
+static uint64_t to_ms(double secs)
+{
+	return (uint64_t)llround(secs * 1000);
+}
+
 static double seconds_arg(int c, const char *s, int positive)
 {
 	char name[32];
@@ -786,7 +792,7 @@ static void on_open(struct wsk_client *c, const struct wsk_client_open *op,
 		wsk_client_send(w->c, WSK_WS_TEXT, w->o->sends[i],
 				strlen(w->o->sends[i]));
 	if (w->o->ping_interval > 0) {
-		uint64_t ms = (uint64_t)llround(w->o->ping_interval * 1000);
+		uint64_t ms = to_ms(w->o->ping_interval);
 
 		uv_timer_start(&w->ping_t, ping_cb, ms, ms);
 	}
@@ -1008,7 +1014,7 @@ static void do_connect(struct watch *w)
 	co.user_agent = "ws-watch/" WSK_VERSION;
 	co.bearer = w->o->token;
 	co.tls = w->tls;
-	co.connect_timeout_ms = (uint64_t)llround(w->o->connect_timeout * 1000);
+	co.connect_timeout_ms = to_ms(w->o->connect_timeout);
 	co.max_message = w->o->max_message;
 	co.deflate = w->o->deflate;
 	note(w, "connecting to '%s'", w->url.text);
@@ -1116,8 +1122,7 @@ static void maybe_linger(struct watch *w)
 	    !w->c || !w->open || wsk_client_queued(w->c) || w->stopping)
 		return;
 	w->lingering = 1;
-	uv_timer_start(&w->linger_t, linger_cb,
-		       (uint64_t)llround(w->o->linger * 1000), 0);
+	uv_timer_start(&w->linger_t, linger_cb, to_ms(w->o->linger), 0);
 }
 
 /* Sends the stdin lines waiting, while the connection takes them, and
@@ -1392,12 +1397,11 @@ int main(int argc, char **argv)
 		uv_prepare_start(&w.flusher, on_prepare);
 	}
 	if (o.timeout > 0)
-		uv_timer_start(&w.idle_t, idle_cb,
-			       (uint64_t)llround(o.timeout * 1000),
-			       (uint64_t)llround(o.timeout * 1000));
+		uv_timer_start(&w.idle_t, idle_cb, to_ms(o.timeout),
+			       to_ms(o.timeout));
 	if (o.duration > 0)
-		uv_timer_start(&w.duration_t, duration_cb,
-			       (uint64_t)llround(o.duration * 1000), 0);
+		uv_timer_start(&w.duration_t, duration_cb, to_ms(o.duration),
+			       0);
 	if (o.use_stdin)
 		stdin_open(&w);
 	do_connect(&w);

@@ -230,6 +230,8 @@ void srv_arm_close_timer(struct conn *c);
 void srv_stash(struct conn *c, const char *p, size_t len);
 /* Restarts reading once the queue drained, replaying stashed input. */
 void srv_maybe_resume_reading(struct conn *c);
+/* Stops reading c until srv_maybe_resume_reading; no-op when stopped. */
+void srv_pause_reading(struct conn *c);
 void srv_on_connection(uv_stream_t *l, int status);
 
 /* server.c */

@@ -427,10 +427,15 @@ void srv_stash(struct conn *c, const char *p, size_t len)
 	memcpy(n + c->pendlen, p, len);
 	c->pend = n;
 	c->pendlen += len;
-	if (!c->paused) {
-		c->paused = 1;
-		uv_read_stop((uv_stream_t *)&c->tcp);
-	}
+	srv_pause_reading(c);
+}
+
+void srv_pause_reading(struct conn *c)
+{
+	if (c->paused)
+		return;
+	c->paused = 1;
+	uv_read_stop((uv_stream_t *)&c->tcp);
 }
 
 static void dispatch(struct conn *c, char *p, size_t len)

@@ -220,10 +220,8 @@ void srv_http_input(struct conn *c, const char *p, size_t len)
 		/* The next request, on a kept-alive connection, gets as long.
 		 */
 		c->deadline = now32(s) + s->opts.handshake_timeout_ms;
-		if (unsent(c) > HTTP_OUT_HIGH && len == 0) {
-			c->paused = 1;
-			uv_read_stop((uv_stream_t *)&c->tcp);
-		}
+		if (unsent(c) > HTTP_OUT_HIGH && len == 0)
+			srv_pause_reading(c);
 	}
 	/* Keep-alive connections give the parser back between requests. */
 	if (c->http && c->state == ST_HTTP && c->http->used == 0 &&

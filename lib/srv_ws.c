@@ -162,6 +162,8 @@ static void ws_frame_start(wslay_event_context_ptr ctx,
 {
 	struct conn *c = ((struct wsk_server *)arg)->cur;
 	uint64_t hdr = 2 + 4; /* client frames are masked */
+	int starts =
+	    a->opcode == WSLAY_TEXT_FRAME || a->opcode == WSLAY_BINARY_FRAME;
 
 	(void)ctx;
 	c->missed = 0; /* any frame shows the client is alive */
@@ -174,17 +176,15 @@ static void ws_frame_start(wslay_event_context_ptr ctx,
 	 * makes it a protocol error. */
 	if (a->opcode == WSLAY_CONNECTION_CLOSE && a->payload_length == 1)
 		c->bad_close = 1;
-	if (a->opcode == WSLAY_TEXT_FRAME || a->opcode == WSLAY_BINARY_FRAME)
-		c->frag = !a->fin;
-	else if (a->opcode == WSLAY_CONTINUATION_FRAME && a->fin)
-		c->frag = 0;
 	/* wslay has checked the order of the opcodes by now: a text or
 	 * binary frame starts a message, a continuation goes on with it. */
-	c->rx->data = a->opcode == WSLAY_TEXT_FRAME ||
-		      a->opcode == WSLAY_BINARY_FRAME ||
-		      a->opcode == WSLAY_CONTINUATION_FRAME;
-	if (a->opcode == WSLAY_TEXT_FRAME || a->opcode == WSLAY_BINARY_FRAME)
+	if (starts) {
+		c->frag = !a->fin;
 		c->rx->len = 0;
+	} else if (a->opcode == WSLAY_CONTINUATION_FRAME && a->fin) {
+		c->frag = 0;
+	}
+	c->rx->data = starts || a->opcode == WSLAY_CONTINUATION_FRAME;
 }
 
 /* A piece of a frame's payload, unmasked; control frames wslay keeps
@@ -542,25 +542,22 @@ void srv_conn_ws_input(struct conn *c, const uint8_t *p, size_t len)
 	 * buffers, not in our memory, but for the rest of this read, which
 	 * waits in the stash (at most one read). The heartbeat or the
 	 * slow-client policy ends it if it never reads again. */
-	if (unsent(c) > s->opts.max_queue) {
-		int was_paused = c->paused;
-
-		if (c->inlen)
-			srv_stash(c, (const char *)c->in, c->inlen);
-		if (!was_paused && !c->closing) {
-			c->paused = 1;
-			uv_read_stop((uv_stream_t *)&c->tcp);
-			s->m.slow_clients++;
-			/* Once: a client that asks for more than it reads
-			 * comes back here at every drain. */
-			if (!c->told_slow)
-				srv_log(s, c, WSK_LOG_WARN, "slow-client", 0,
-					"over --max-queue, not reading its "
-					"messages",
-					0);
-			c->told_slow = 1;
-		}
+	if (unsent(c) <= s->opts.max_queue)
+		return;
+	if (!c->paused) {
+		s->m.slow_clients++;
+		/* Once: a client that asks for more than it reads comes back
+		 * here at every drain. */
+		if (!c->told_slow)
+			srv_log(s, c, WSK_LOG_WARN, "slow-client", 0,
+				"over --max-queue, not reading its messages",
+				0);
+		c->told_slow = 1;
 	}
+	if (c->inlen)
+		srv_stash(c, (const char *)c->in, c->inlen); /* pauses too */
+	else
+		srv_pause_reading(c);
 }
 
 /* The INITIAL frame is built once per state and shared like a broadcast:
